@@ -1,0 +1,1 @@
+"""The ``edgeimg`` command line: one thin module per subcommand."""

@@ -1,0 +1,191 @@
+"""The model contract: what the runtime needs to know to run an ONNX model, stored in the file.
+
+``edgeimg export`` writes it into the ONNX ``metadata_props`` (string keys prefixed with
+``edgeimg.``, values JSON-encoded); the runtime reads it back with onnxruntime's
+``get_modelmeta().custom_metadata_map``. A model exported elsewhere can be described by a small
+JSON or YAML file holding the same keys without the prefix (``--contract FILE``).
+
+Pixel convention: the runtime hands the model pixels in 0..255 (after resize and colour
+conversion), computes ``(pixel - mean) / std`` per channel when ``input_dtype`` is float32, and
+passes them in ``layout``. edgeimg's own models normalise inside the graph, so their contract
+says mean 0 and std 1 and the runtime's preprocessing is only resize + layout.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from edgeimg.runtime.errors import EdgeimgError
+
+PREFIX = "edgeimg."
+
+
+class Task(str, Enum):
+    CLASSIFY = "classify"
+    DETECT = "detect"
+
+
+class Layout(str, Enum):
+    NHWC = "NHWC"
+    NCHW = "NCHW"
+
+
+class ColorOrder(str, Enum):
+    RGB = "RGB"
+    BGR = "BGR"
+    GRAY = "GRAY"
+
+
+class ResizeMode(str, Enum):
+    LETTERBOX = "letterbox"  # keep aspect ratio, pad with pad_value (boxes mapped back)
+    STRETCH = "stretch"  # resize to the input size, ignoring aspect ratio
+
+
+class ContractError(EdgeimgError):
+    """The model's metadata is missing or inconsistent."""
+
+
+@dataclass(frozen=True)
+class ModelContract:
+    """Everything the runtime needs to feed a model and decode its outputs.
+
+    input_size is (height, width). decoder names a decoder in ``edgeimg.runtime.decoders``
+    (``centernet`` for edgeimg detectors, ``softmax`` for classifiers); decoder_params are its
+    parameters (each decoder validates them into its own typed config). output_names lists the
+    ONNX outputs in the order the decoder expects them.
+    """
+
+    task: Task
+    class_names: tuple[str, ...]
+    input_size: tuple[int, int]
+    channels: int = 3
+    layout: Layout = Layout.NHWC
+    color_order: ColorOrder = ColorOrder.RGB
+    input_dtype: str = "float32"
+    mean: tuple[float, ...] = (0.0, 0.0, 0.0)
+    std: tuple[float, ...] = (1.0, 1.0, 1.0)
+    resize: ResizeMode = ResizeMode.LETTERBOX
+    pad_value: int = 114
+    decoder: str = "centernet"
+    decoder_params: Mapping[str, Any] = field(default_factory=dict)
+    output_names: tuple[str, ...] = ()
+    edgeimg_version: str = ""
+    source_sha256: str = ""
+
+    REQUIRED = ("task", "class_names", "input_size")
+
+    def __post_init__(self) -> None:
+        def enum(cls: type[Enum], name: str) -> None:
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, cls(value))
+            except ValueError:
+                valid = ", ".join(m.value for m in cls)
+                raise ContractError(
+                    f"contract {name}: expected one of {valid}, got {value!r}"
+                ) from None
+
+        enum(Task, "task")
+        enum(Layout, "layout")
+        enum(ColorOrder, "color_order")
+        enum(ResizeMode, "resize")
+        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
+        object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
+        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
+        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
+        object.__setattr__(self, "output_names", tuple(self.output_names))
+        object.__setattr__(self, "decoder_params", dict(self.decoder_params))
+        if not self.class_names:
+            raise ContractError("contract class_names: expected at least one class name, got none")
+        if len(self.input_size) != 2 or min(self.input_size) <= 0:
+            raise ContractError(
+                f"contract input_size: expected (height, width) > 0, got {self.input_size}"
+            )
+        expected_channels = 1 if self.color_order is ColorOrder.GRAY else 3
+        if self.channels != expected_channels:
+            raise ContractError(
+                f"contract channels: expected {expected_channels} for {self.color_order.value}, "
+                f"got {self.channels}"
+            )
+        if len(self.mean) != self.channels or len(self.std) != self.channels:
+            raise ContractError(
+                f"contract mean/std: expected {self.channels} values each, "
+                f"got {len(self.mean)} and {len(self.std)}"
+            )
+        if self.input_dtype not in ("float32", "uint8"):
+            raise ContractError(
+                f"contract input_dtype: expected float32 or uint8, got {self.input_dtype!r}"
+            )
+
+    # -- serialisation -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        for key, value in out.items():
+            if isinstance(value, Enum):
+                out[key] = value.value
+            elif isinstance(value, tuple):
+                out[key] = list(value)
+        return out
+
+    def to_metadata(self) -> dict[str, str]:
+        """``metadata_props`` entries: ``edgeimg.<key>`` -> JSON text."""
+        return {PREFIX + k: json.dumps(v) for k, v in self.to_dict().items()}
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any], source: str = "contract") -> ModelContract:
+        missing = [k for k in cls.REQUIRED if k not in values]
+        if missing:
+            raise ContractError(
+                f"{source} lacks edgeimg metadata keys: {', '.join(missing)}; export the model "
+                "with `edgeimg export`, or describe it in a JSON/YAML file given as --contract FILE"
+            )
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ContractError(f"{source}: unknown contract keys {', '.join(unknown)}")
+        try:
+            return cls(**dict(values))
+        except TypeError as exc:
+            raise ContractError(f"{source}: {exc}") from None
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, str], source: str = "model") -> ModelContract:
+        values: dict[str, Any] = {}
+        for key, text in metadata.items():
+            if not key.startswith(PREFIX):
+                continue
+            try:
+                values[key[len(PREFIX) :]] = json.loads(text)
+            except json.JSONDecodeError:
+                raise ContractError(
+                    f"{source}: metadata {key} is not JSON: {text[:60]!r}"
+                ) from None
+        return cls.from_dict(values, source)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ModelContract:
+        """Read a sidecar contract (JSON, or YAML when PyYAML is installed)."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as exc:
+            raise ContractError(f"cannot read contract file {path}: {exc.strerror}") from None
+        try:
+            if path.suffix.lower() in (".yaml", ".yml"):
+                import yaml
+
+                values = yaml.safe_load(text)
+            else:
+                values = json.loads(text)
+        except Exception as exc:  # json/yaml parse errors have no common base class
+            raise ContractError(f"contract file {path} is not valid: {exc}") from None
+        if not isinstance(values, dict):
+            raise ContractError(
+                f"contract file {path}: expected a mapping, got {type(values).__name__}"
+            )
+        return cls.from_dict(values, str(path))

@@ -1,0 +1,26 @@
+"""Maps the repository's top-level folders onto the ``edgeimg`` package tree.
+
+``runtime/`` is installed as ``edgeimg.runtime``, ``train/`` as ``edgeimg.train`` and so on;
+every sub-folder with an ``__init__.py`` is picked up, for regular and editable installs.
+"""
+
+from setuptools import find_packages, setup
+
+FOLDERS = {
+    "edgeimg": "edgeimg",
+    "edgeimg.runtime": "runtime",
+    "edgeimg.train": "train",
+    "edgeimg.export": "export",
+    "edgeimg.bench": "bench",
+}
+
+packages = []
+package_dir = {}
+for name, folder in FOLDERS.items():
+    package_dir[name] = folder
+    packages.append(name)
+    for sub in find_packages(folder):
+        packages.append(f"{name}.{sub}")
+        package_dir[f"{name}.{sub}"] = f"{folder}/{sub.replace('.', '/')}"
+
+setup(packages=packages, package_dir=package_dir)
