@@ -14,7 +14,7 @@ import sys
 
 from edgeimg import __version__
 
-COMMANDS = ("train", "export", "quantize", "track", "bench", "info")
+COMMANDS = ("train", "export", "quantize", "track", "evaluate", "bench", "info")
 
 log = logging.getLogger("edgeimg")
 
