@@ -1,0 +1,81 @@
+"""Accuracy on held-out data for every peer: top-1 for classifiers, AP@0.5 for detectors.
+
+Every peer sees the same tensors: each held-out image goes once through the runtime's
+``prepare`` (NHWC, as the Keras model takes it), and each runner converts layout itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from edgeimg.bench.peers.runners import Runner
+from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.preprocess import Transform, prepare
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """Prepared held-out data.
+
+    tensors: (N, H, W, C) float32 NHWC 0..255, what the Keras model takes.
+    labels: (N,) int class ids (classifiers), or None.
+    transforms, boxes, box_classes: per image, for detectors (boxes in source pixels).
+    """
+
+    tensors: np.ndarray
+    labels: np.ndarray | None = None
+    transforms: Sequence[Transform] = ()
+    boxes: Sequence[np.ndarray] = ()
+    box_classes: Sequence[np.ndarray] = ()
+
+
+def prepare_images(
+    images: Sequence[np.ndarray], contract: ModelContract
+) -> tuple[np.ndarray, list[Transform]]:
+    """(H, W, 3) BGR or (H, W[, 1]) gray images -> (N, h, w, c) float32 NHWC tensors + transforms."""
+    from dataclasses import replace
+
+    nhwc = replace(contract, layout="NHWC")
+    tensors, transforms = [], []
+    for image in images:
+        if image.ndim == 3 and image.shape[2] == 1:
+            image = image[:, :, 0]
+        tensor, transform = prepare(image, nhwc)
+        tensors.append(tensor[0])
+        transforms.append(transform)
+    return np.stack(tensors).astype(np.float32), transforms
+
+
+def run_all(runner: Runner, tensors: np.ndarray, batch: int = 256) -> list[list[np.ndarray]]:
+    """Outputs of ``runner`` for every tensor, batched when the runner allows; one list per output."""
+    step = min(batch, runner.max_batch or batch)
+    chunks: list[list[np.ndarray]] = []
+    for start in range(0, len(tensors), step):
+        runner.activate()
+        chunks.append(
+            [np.asarray(o) for o in runner.infer(runner.prepare(tensors[start : start + step]))]
+        )
+    return [np.concatenate([c[i] for c in chunks]) for i in range(len(chunks[0]))]
+
+
+def top1(runner: Runner, data: HeldOut) -> float:
+    """Share of held-out images whose highest probability is the true class."""
+    (probs,) = run_all(runner, data.tensors)[:1]
+    return float(np.mean(probs.argmax(axis=1) == data.labels))
+
+
+def detection_ap50(runner: Runner, data: HeldOut, contract: ModelContract) -> float:
+    """AP@0.5 (``edgeimg.train.evaluate.detection_ap``) of the runner's decoded detections."""
+    from edgeimg.runtime.decoders import create_decoder
+    from edgeimg.train.evaluate import detection_ap
+
+    decoder = create_decoder(contract)
+    outputs = run_all(runner, data.tensors, batch=1)
+    predictions = [
+        decoder([o[i : i + 1] for o in outputs], t) for i, t in enumerate(data.transforms)
+    ]
+    truth = list(zip(data.boxes, data.box_classes, strict=True))
+    return float(detection_ap(predictions, truth, len(contract.class_names)).ap50)

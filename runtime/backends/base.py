@@ -1,0 +1,108 @@
+"""The one interface every inference backend implements: ``run(batch) -> outputs``."""
+
+from __future__ import annotations
+
+import os
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+import numpy as np
+
+from edgeimg.runtime.errors import EdgeimgError
+
+
+class Device(str, Enum):
+    """Where inference runs. AUTO: CUDA when available here, else CPU (TensorRT on request)."""
+
+    CPU = "cpu"
+    CUDA = "cuda"
+    TENSORRT = "tensorrt"
+    AUTO = "auto"
+
+    @classmethod
+    def parse(cls, value: str | Device) -> Device:
+        try:
+            return cls(value)
+        except ValueError:
+            valid = ", ".join(m.value for m in cls)
+            raise EdgeimgError(f"device: expected one of {valid}, got {value!r}") from None
+
+
+@dataclass(frozen=True)
+class TensorSpec:
+    """A model input or output: name, shape (None for a dynamic dimension), numpy dtype name."""
+
+    name: str
+    shape: tuple[int | None, ...]
+    dtype: str
+
+    def describe(self) -> str:
+        dims = ", ".join("?" if d is None else str(d) for d in self.shape)
+        return f"{self.name} ({dims}) {self.dtype}"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What an ONNX file declares: inputs, outputs and its metadata_props (string -> string)."""
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    metadata: dict[str, str]
+
+
+class Backend(ABC):
+    """Runs one ONNX model on one batch at a time.
+
+    ``inputs`` and ``outputs`` describe the model's tensors and ``metadata`` holds its
+    metadata_props; ``run`` takes the batch for the (single) input and returns every output, in
+    the order of ``outputs``. ``description`` names what actually runs, after any fallback
+    (e.g. ``onnxruntime 1.32.0 CUDA``).
+    """
+
+    inputs: tuple[TensorSpec, ...]
+    outputs: tuple[TensorSpec, ...]
+    metadata: dict[str, str]
+    description: str
+
+    @abstractmethod
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """batch: the input tensor, shaped and typed as ``inputs[0]`` -> the output arrays."""
+
+    def check_batch(self, batch: np.ndarray) -> None:
+        """Raise EdgeimgError unless ``batch`` matches the input's dtype and static dimensions."""
+        spec = self.inputs[0]
+        shape = batch.shape
+        if (
+            batch.dtype != spec.dtype
+            or len(shape) != len(spec.shape)
+            or any(
+                want is not None and want != got
+                for want, got in zip(spec.shape, shape, strict=True)
+            )
+        ):
+            raise EdgeimgError(
+                f"model input {spec.name}: expected {spec.describe()}, "
+                f"got ({', '.join(map(str, shape))}) {batch.dtype}"
+            )
+
+
+def check_model_file(path: str | Path) -> Path:
+    """The path of a readable, non-empty file, or EdgeimgError saying what is wrong."""
+    path = Path(path)
+    if not path.exists():
+        raise EdgeimgError(f"model file not found: {path}")
+    if not path.is_file():
+        raise EdgeimgError(f"model: expected an .onnx file, got a directory: {path}")
+    if not os.access(path, os.R_OK):
+        raise EdgeimgError(f"model file is not readable: {path}")
+    if path.stat().st_size == 0:
+        raise EdgeimgError(f"model file is empty: {path}")
+    return path
+
+
+def first_line(message: str, limit: int = 300) -> str:
+    """The first non-empty line of a library's error message, shortened for a one-line error."""
+    line = next((ln.strip() for ln in str(message).splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -1,0 +1,144 @@
+"""Per-stage timing of the pipeline, recorded on every frame and summarised as percentiles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+
+
+class Stage(str, Enum):
+    """The timed stages of one frame, in pipeline order."""
+
+    CAPTURE = "capture wait"  # waiting for the source to deliver the frame (decode for files)
+    PREPROCESS = "preprocess"
+    INFERENCE = "inference"
+    POSTPROCESS = "postprocess"  # decoding the outputs into Detections (peaks, NMS)
+    TRACK = "track"
+    DRAW = "draw"
+    WRITE = "write"  # all sinks (video encode, files, window)
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """p50/p90/p99 and mean of one quantity, in milliseconds."""
+
+    p50: float
+    p90: float
+    p99: float
+    mean: float
+
+    @classmethod
+    def of(cls, seconds: np.ndarray) -> Percentiles:
+        """Percentiles of (N,) durations in seconds (all zero when N = 0)."""
+        if not len(seconds):
+            return cls(0.0, 0.0, 0.0, 0.0)
+        p50, p90, p99 = np.percentile(seconds, [50, 90, 99]) * 1000.0
+        return cls(float(p50), float(p90), float(p99), float(seconds.mean() * 1000.0))
+
+
+@dataclass(frozen=True)
+class TimingSummary:
+    """The end-of-run summary.
+
+    frames: frames processed. wall_s: seconds from the first read to the last write. fps:
+    frames / wall_s. dropped: frames the source captured but the pipeline never saw (live
+    sources). stages: percentiles per :class:`Stage`. frame_time: the sum of the stages per
+    frame. frame_age: time from capture to the result being written. inference_share: the
+    share of the summed frame time spent in inference.
+    """
+
+    frames: int
+    wall_s: float
+    fps: float
+    dropped: int
+    stages: dict[Stage, Percentiles]
+    frame_time: Percentiles
+    frame_age: Percentiles
+    inference_share: float
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready: milliseconds per stage and the totals."""
+
+        def ms(p: Percentiles) -> dict[str, float]:
+            return {k: round(v, 3) for k, v in vars(p).items()}
+
+        return {
+            "frames": self.frames,
+            "wall_s": round(self.wall_s, 3),
+            "fps": round(self.fps, 2),
+            "dropped": self.dropped,
+            "stages_ms": {stage.value: ms(p) for stage, p in self.stages.items()},
+            "frame_time_ms": ms(self.frame_time),
+            "frame_age_ms": ms(self.frame_age),
+            "inference_share": round(self.inference_share, 4),
+        }
+
+    def format(self) -> str:
+        """A small text table, one row per stage, then FPS, drops and the inference share."""
+        rows = [(stage.value, p) for stage, p in self.stages.items()]
+        rows += [("frame total", self.frame_time), ("frame age", self.frame_age)]
+        width = max(len(name) for name, _ in rows)
+        lines = [f"{'stage':<{width}}  {'p50 ms':>8}  {'p90 ms':>8}  {'p99 ms':>8}  {'mean ms':>8}"]
+        for name, p in rows:
+            lines.append(
+                f"{name:<{width}}  {p.p50:8.2f}  {p.p90:8.2f}  {p.p99:8.2f}  {p.mean:8.2f}"
+            )
+        lines.append(
+            f"{self.frames} frames in {self.wall_s:.2f} s: {self.fps:.1f} FPS, "
+            f"{self.dropped} dropped, inference {100 * self.inference_share:.0f}% of frame time"
+        )
+        return "\n".join(lines)
+
+
+_INFERENCE = list(Stage).index(Stage.INFERENCE)
+
+
+class StageTimer:
+    """Collects one row of stage durations and one frame age per frame.
+
+    ``add(durations, age)`` takes the seconds of every :class:`Stage` (in enum order) for one
+    frame; ``summary(wall_s, dropped)`` turns the rows into a :class:`TimingSummary`.
+    """
+
+    def __init__(self) -> None:
+        self._rows: list[np.ndarray] = []
+        self._ages: list[float] = []
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def add(self, durations: np.ndarray, age: float) -> None:
+        durations = np.asarray(durations, dtype=np.float64)
+        if durations.shape != (len(Stage),):
+            raise ValueError(
+                f"stage durations: expected {len(Stage)} values, got {durations.shape}"
+            )
+        self._rows.append(durations)
+        self._ages.append(float(age))
+
+    def durations(self) -> np.ndarray:
+        """(frames, stages) float64 seconds."""
+        return np.array(self._rows).reshape(-1, len(Stage))
+
+    def summary(self, wall_s: float, dropped: int = 0) -> TimingSummary:
+        rows = self.durations()
+        frames = len(rows)
+        total = rows.sum(axis=1)
+        return TimingSummary(
+            frames=frames,
+            wall_s=wall_s,
+            fps=frames / wall_s if wall_s > 0 else 0.0,
+            dropped=dropped,
+            stages={stage: Percentiles.of(rows[:, i]) for i, stage in enumerate(Stage)},
+            frame_time=Percentiles.of(total),
+            frame_age=Percentiles.of(np.array(self._ages)),
+            inference_share=float(rows[:, _INFERENCE].sum() / total.sum())
+            if total.sum() > 0
+            else 0.0,
+        )
+
+    def reset(self) -> None:
+        self._rows.clear()
+        self._ages.clear()
