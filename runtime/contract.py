@@ -57,7 +57,9 @@ class ModelContract:
     input_size is (height, width). decoder names a decoder in ``edgeimg.runtime.decoders``
     (``centernet`` for edgeimg detectors, ``softmax`` for classifiers); decoder_params are its
     parameters (each decoder validates them into its own typed config). output_names lists the
-    ONNX outputs in the order the decoder expects them.
+    ONNX outputs in the order the decoder expects them. tracker_params are ByteTrack settings
+    tuned for this model's score distribution (``ByteTrackConfig`` field names); ``edgeimg
+    track`` starts from them, and a ``--tracker-config`` file overrides them key by key.
     """
 
     task: Task
@@ -74,6 +76,7 @@ class ModelContract:
     decoder: str = "centernet"
     decoder_params: Mapping[str, Any] = field(default_factory=dict)
     output_names: tuple[str, ...] = ()
+    tracker_params: Mapping[str, Any] = field(default_factory=dict)
     edgeimg_version: str = ""
     source_sha256: str = ""
 
@@ -100,6 +103,7 @@ class ModelContract:
         object.__setattr__(self, "std", tuple(float(v) for v in self.std))
         object.__setattr__(self, "output_names", tuple(self.output_names))
         object.__setattr__(self, "decoder_params", dict(self.decoder_params))
+        object.__setattr__(self, "tracker_params", dict(self.tracker_params))
         if not self.class_names:
             raise ContractError("contract class_names: expected at least one class name, got none")
         if len(self.input_size) != 2 or min(self.input_size) <= 0:

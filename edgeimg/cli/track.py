@@ -9,6 +9,8 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+from edgeimg.runtime.errors import EdgeimgError
+
 DEFAULT_OUTPUT = "edgeimg_track.mp4"
 DEFAULT_SOURCE = "synthetic:"
 
@@ -113,8 +115,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from edgeimg.runtime.errors import EdgeimgError
-
     if args.start_frame < 1:
         raise EdgeimgError(f"--start-frame: expected >= 1, got {args.start_frame}")
     if args.frames is not None and args.frames < 1:
@@ -132,7 +132,11 @@ def run(args: argparse.Namespace) -> int:
         _quiet_opencv()
     sinks = _sinks(args)  # checks the destinations before any work
     model = _load_model(args)
-    tracker_config = None if args.no_track else _tracker_config(args.tracker_config)
+    tracker_config = (
+        None
+        if args.no_track
+        else _tracker_config(args.tracker_config, model.contract.tracker_params)
+    )
     from edgeimg.runtime.annotate import Annotator
     from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
     from edgeimg.runtime.sources import SourceConfig, open_source
@@ -214,7 +218,6 @@ def bundled_model_path() -> Path:
 
 
 def _load_model(args: argparse.Namespace):
-    from edgeimg.runtime.errors import EdgeimgError
     from edgeimg.runtime.model import load_model
 
     if args.model:
@@ -253,17 +256,24 @@ def _backend_name(model) -> str:
     return getattr(backend, "description", None) or "the runtime backend"
 
 
-def _tracker_config(path: str | None):
-    """(ByteTrackConfig, the keys the YAML file set)."""
+def _tracker_config(path: str | None, model_params: dict):
+    """(ByteTrackConfig, the keys set explicitly): defaults < the model's tuned settings < YAML."""
     from edgeimg.runtime.tracking import ByteTrackConfig
 
-    if path is None:
-        return ByteTrackConfig(), frozenset()
+    values = dict(model_params)
+    if path is not None:
+        from_file = ByteTrackConfig.from_yaml(path).to_dict()  # validated, errors name the file
+        values.update({k: v for k, v in from_file.items() if k in _yaml_keys(path)})
+    try:
+        return ByteTrackConfig.from_dict(values), frozenset(values)
+    except EdgeimgError as exc:
+        raise EdgeimgError(f"the model's tracker_params: {exc}") from None
+
+
+def _yaml_keys(path: str) -> set[str]:
     import yaml
 
-    config = ByteTrackConfig.from_yaml(path)
-    values = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return config, frozenset(values)
+    return set(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
 
 
 def _sinks(args: argparse.Namespace) -> list:
