@@ -92,7 +92,7 @@ class SyntheticScene:
         self.config = config or SceneConfig()
         rng = np.random.default_rng(self.config.seed)
         self.background = _background(self.config, rng)
-        self.walkers = _walkers(self.config, rng)
+        self.walkers = _walkers(self.config)
         shape = (4, 2, self.config.height, self.config.width, 1)
         self._noise = np.abs(rng.normal(0.0, 2.5, shape)).astype(np.uint8).repeat(3, axis=-1)
 
@@ -179,24 +179,40 @@ def write_mot_sequence(folder: str | Path, config: SceneConfig | None = None) ->
     return folder
 
 
-def _walkers(c: SceneConfig, rng: np.random.Generator) -> Walkers:
-    """People entering at the left/right borders (and a few at top/bottom) through the scene."""
+def _walkers(c: SceneConfig) -> Walkers:
+    """People entering at the left/right borders, walking through the scene.
+
+    Arrivals are a Poisson process sized so that about ``people`` are in view at once. Person k
+    draws everything from its own generator seeded with (seed, k), so a longer scene only adds
+    people at its end: frame i is the same whatever ``frames`` is.
+    """
     duration_s = c.frames / c.fps
-    speed = rng.uniform(0.06, 0.14, size=4 * c.people + 64) * c.width  # pixels per second
-    crossing = c.width / speed.mean()  # mean seconds to cross the frame
-    # Enough people so that about `people` are in view at any time, with some already inside.
-    count = max(1, int(np.ceil(c.people * (duration_s + crossing) / crossing)))
-    speed = speed[:count] if count <= len(speed) else rng.uniform(0.06, 0.14, count) * c.width
-    start = np.sort(rng.uniform(-crossing, duration_s, count))
-    from_left = rng.random(count) < 0.5
+    speed_range = (0.06 * c.width, 0.14 * c.width)  # pixels per second
+    crossing = c.width / np.mean(speed_range)  # mean seconds to cross the frame
+    people = []
+    t = -crossing
+    k = 0
+    while c.people > 0:
+        rng = np.random.default_rng([c.seed, k])
+        t += rng.exponential(crossing / c.people)
+        if t > duration_s:
+            break
+        people.append((t, rng.uniform(*speed_range), rng.random(), rng.random(), rng.random(),
+                       rng.integers(0, 1 << 16, 3), rng.uniform(0.8, 1.3)))  # fmt: skip
+        k += 1
+    count = len(people)
+    start = np.array([p[0] for p in people], np.float64)
+    speed = np.array([p[1] for p in people], np.float64)
+    from_left = np.array([p[2] < 0.5 for p in people], bool)
     top = 0.25 * c.height + c.max_height * 0.2
-    feet_y0 = rng.uniform(top, c.height * 0.98, count)
-    slope = rng.uniform(-0.25, 0.25, count)
+    feet_y0 = top + np.array([p[3] for p in people]) * (c.height * 0.98 - top)
+    slope = -0.25 + 0.5 * np.array([p[4] for p in people])
+    colours = np.array([p[5] for p in people], np.int64).reshape(count, 3)
     direction = np.where(from_left, 1.0, -1.0)
-    velocity = np.stack([direction * speed, slope * speed], axis=1)
+    velocity = np.stack([direction * speed, slope * speed], axis=1).reshape(count, 2)
     margin = c.max_height * 0.3
     x0 = np.where(from_left, -margin, c.width + margin)
-    origin = np.stack([x0, feet_y0], axis=1)
+    origin = np.stack([x0, feet_y0], axis=1).reshape(count, 2)
     # Time until the feet leave the image horizontally or vertically.
     t_x = (c.width + 2 * margin) / speed
     vy = velocity[:, 1]
@@ -210,10 +226,10 @@ def _walkers(c: SceneConfig, rng: np.random.Generator) -> Walkers:
         origin=origin,
         velocity=velocity,
         duration=duration,
-        shirt=_SHIRTS[rng.integers(0, len(_SHIRTS), count)],
-        trousers=_TROUSERS[rng.integers(0, len(_TROUSERS), count)],
-        skin=_SKIN[rng.integers(0, len(_SKIN), count)],
-        stride_hz=rng.uniform(0.8, 1.3, count),
+        shirt=_SHIRTS[colours[:, 0] % len(_SHIRTS)],
+        trousers=_TROUSERS[colours[:, 1] % len(_TROUSERS)],
+        skin=_SKIN[colours[:, 2] % len(_SKIN)],
+        stride_hz=np.array([p[6] for p in people], np.float64),
     )
 
 

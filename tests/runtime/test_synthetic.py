@@ -67,3 +67,10 @@ def test_bad_config_is_refused():
         SceneConfig(width=10)
     with pytest.raises(IndexError, match=r"expected 0\.\.9"):
         SyntheticScene(SceneConfig(frames=10)).render(10)
+
+
+def test_scene_length_does_not_change_its_frames():
+    short, long = SyntheticScene(SceneConfig(frames=50)), SyntheticScene(SceneConfig(frames=400))
+    for i in (0, 25, 49):
+        np.testing.assert_array_equal(short.render(i)[0], long.render(i)[0])
+        np.testing.assert_array_equal(short.ground_truth(i)[1], long.ground_truth(i)[1])
