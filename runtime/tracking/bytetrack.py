@@ -1,8 +1,8 @@
 """ByteTrack (Zhang et al., ECCV 2022), written for edgeimg with every track in flat arrays.
 
 Each ``update`` runs ByteTrack's steps on all tracks at once (one Kalman predict, one IoU matrix
-and one ``lapjv`` call per association stage, one Kalman update), with no Python object per
-track:
+shared by every association stage, one assignment per stage, one Kalman update), with no Python
+object per track:
 
 1. predict every track to the frame's timestamp (the time step comes from the timestamps, so
    dropped frames or a variable frame rate keep the motion right);
@@ -27,7 +27,7 @@ from edgeimg.runtime.detections import Detections
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.tracking import kalman
 from edgeimg.runtime.tracking.assignment import linear_assignment, pairwise_iou
-from edgeimg.runtime.tracking.config import ByteTrackConfig, OutputBoxes
+from edgeimg.runtime.tracking.config import NOMINAL_FPS, ByteTrackConfig, OutputBoxes
 
 # Lost tracks are removed when unseen for longer than the buffer; this slack keeps a track that
 # is unseen for exactly the buffer (timestamps computed as index / fps) from rounding out early.
@@ -142,7 +142,7 @@ class ByteTracker:
     # --- steps -------------------------------------------------------------------------------
 
     def _time_step(self, timestamp: float) -> float:
-        """Elapsed time since the previous frame, in nominal frame periods (1.0 on the first)."""
+        """Elapsed time since the previous frame in periods of 1/30 s (1.0 on the first)."""
         if not math.isfinite(timestamp):
             raise EdgeimgError(
                 f"tracker timestamp: expected a finite time in seconds, got {timestamp}"
@@ -154,7 +154,7 @@ class ByteTracker:
                 "(pass capture times in seconds, or reset() between videos)"
             )
         self._last_time = timestamp
-        return 1.0 if last is None else (timestamp - last) * self.config.frame_rate
+        return 1.0 if last is None else (timestamp - last) * NOMINAL_FPS
 
     def _similarity(self, detections: Detections) -> tuple[np.ndarray, np.ndarray]:
         """(T, D) IoU of predicted track boxes and detections, and IoU x score (ByteTrack's

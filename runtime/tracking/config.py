@@ -13,6 +13,8 @@ import yaml
 
 from edgeimg.runtime.errors import EdgeimgError
 
+NOMINAL_FPS = 30.0  # the frame rate ByteTrack's per-frame settings and noise refer to
+
 
 class OutputBoxes(str, enum.Enum):
     """Which boxes ``ByteTracker.update`` returns for each tracked object."""
@@ -41,13 +43,14 @@ class ByteTrackConfig:
         min_hits: consecutive matched frames that confirm a new track (ByteTrack: 2, i.e. it
             must match on the frame after its birth); tracks born on the first frame after
             construction or ``reset()`` are confirmed at once, as in ByteTrack.
-        track_buffer: how long a lost track is kept, in frames at ``frame_rate``: the buffer
-            is ``track_buffer / frame_rate`` seconds (1 s published).
-        frame_rate: the frame rate that the per-frame settings refer to: ``track_buffer`` and
-            the Kalman filter's noise, which ByteTrack tuned per frame of 30 fps video. Keep 30
-            whatever the source's rate: the time step comes from the ``update`` timestamps, so
-            a 7 fps source takes steps of 30/7 frames and its tracks move and age by the clock
-            (ByteTrack instead counted frames and scaled the buffer by the source's rate).
+        track_buffer: how long a lost track is kept, in frames of 30 fps video, as published:
+            ``int(frame_rate / 30 * track_buffer)`` frames at ``frame_rate``, about
+            ``track_buffer / 30`` seconds (1 s) whatever the source's rate.
+        frame_rate: the source's nominal frame rate (ByteTrack's ``frame_rate``); it only turns
+            ``track_buffer`` into frames. The motion model needs no rate: it steps by the time
+            between ``update`` timestamps, counted in periods of 1/30 s because ByteTrack tuned
+            its Kalman noise per frame of 30 fps video (so a 7 fps source moves 30/7 such
+            steps a frame, and dropped frames simply make a longer step).
         low_score_all_tracks: offer the low-score detections to every track the high ones left,
             lost and newborn tracks too (as roboflow/trackers does), not only to tracks matched on
             the previous frame (ByteTrack's reference code: set False to reproduce it). Keeps
@@ -107,8 +110,10 @@ class ByteTrackConfig:
 
     @property
     def lost_seconds(self) -> float:
-        """How long a lost track is kept, in seconds (``track_buffer`` frames at ``frame_rate``)."""
-        return self.track_buffer / self.frame_rate
+        """How long a lost track is kept, in seconds: ByteTrack's ``int(frame_rate / 30 *
+        track_buffer)`` frames at ``frame_rate``."""
+        frames = int(self.frame_rate / NOMINAL_FPS * self.track_buffer + 1e-9)
+        return frames / self.frame_rate
 
     @classmethod
     def from_dict(cls, values: dict) -> ByteTrackConfig:

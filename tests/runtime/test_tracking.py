@@ -180,6 +180,19 @@ def test_dropped_frames_with_a_timestamp_jump_still_match():
     assert run(10 / FPS) == {}  # the same frame stamped as the next one: lost, a newborn
 
 
+def test_the_motion_model_runs_on_the_clock_whatever_the_frame_rate_setting():
+    # A 7 fps video: the walker moves 20 px a frame. The source's rate in the config changes
+    # nothing but the buffer; the timestamps alone set the motion model's steps.
+    for fps in (7.0, 30.0):
+        tracker = ByteTracker(ByteTrackConfig(frame_rate=fps))
+        for f in range(8):
+            out = tracker.update(dets((box(100 + 20 * f, 50), 0.9)), f / 7.0)
+            assert out.tracker_id.tolist() == [1]
+        tracker.update(dets(), 8 / 7.0)  # missed: the prediction keeps walking
+        out = tracker.update(dets((box(100 + 20 * 9, 50), 0.9)), 9 / 7.0)
+        assert out.tracker_id.tolist() == [1]
+
+
 def test_a_lost_track_and_a_younger_one_on_the_same_spot_keep_the_older():
     tracker = ByteTracker()
     a = box(103, 50)  # stands still from frame 0

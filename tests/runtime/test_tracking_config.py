@@ -26,7 +26,13 @@ def test_yaml_round_trip(tmp_path):
     loaded = ByteTrackConfig.from_yaml(path)
     assert loaded == config
     assert loaded.output_boxes is OutputBoxes.FILTERED
-    assert loaded.lost_seconds == pytest.approx(4.0)
+    assert loaded.lost_seconds == pytest.approx(2.0)  # 60 frames of 30 fps video
+
+
+@pytest.mark.parametrize(("fps", "seconds"), [(30, 1.0), (7, 1.0), (10, 1.0), (12.5, 12 / 12.5)])
+def test_the_lost_buffer_is_bytetracks_whatever_the_source_rate(fps, seconds):
+    # ByteTrack keeps int(frame_rate / 30 * track_buffer) frames at the source's rate.
+    assert ByteTrackConfig(frame_rate=fps).lost_seconds == pytest.approx(seconds)
 
 
 def test_a_partial_file_keeps_the_other_defaults(tmp_path):

@@ -64,6 +64,20 @@ def test_batched_update_equals_the_textbook_filter_track_by_track():
         np.testing.assert_allclose(new_cov[i], p, rtol=1e-9, atol=1e-9)
 
 
+def test_update_with_a_full_covariance_equals_the_textbook_filter():
+    # Not one this filter produces (its position block stays diagonal): the general path.
+    rng = np.random.default_rng(4)
+    mean, _ = random_tracks(3, seed=4)
+    root = rng.normal(0, 3, (3, 8, 8))
+    cov = root @ root.transpose(0, 2, 1) + 0.5 * np.eye(8)
+    z = mean[:, :4] + rng.normal(0, 2, (3, 4))
+    new_mean, new_cov = kalman.update(mean, cov, z)
+    for i in range(3):
+        m, p = textbook_update(mean[i], cov[i], z[i])
+        np.testing.assert_allclose(new_mean[i], m, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(new_cov[i], p, rtol=1e-9, atol=1e-9)
+
+
 def test_filter_functions_leave_their_inputs_untouched():
     mean, cov = random_tracks(3)
     saved = mean.copy(), cov.copy()
