@@ -9,6 +9,7 @@ only takes images and an evaluator).
 from __future__ import annotations
 
 import argparse
+import functools
 import logging
 from pathlib import Path
 
@@ -45,8 +46,9 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--method",
         choices=("minmax", "entropy", "percentile"),
-        default="minmax",
-        help="activation calibration (default minmax)",
+        default="percentile",
+        help="activation calibration (default percentile: measured the most accurate on the "
+        "PETS detector and Fashion-MNIST; entropy is KL with 2048 bins and clips hard)",
     )
     group.add_argument(
         "--percentile",
@@ -69,7 +71,7 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--quantize-head",
         action="store_true",
-        help="also quantize the model's tail (detector head, classifier softmax), "
+        help="also quantize a detector's head (its last convolutions and activations), "
         "kept in float by default",
     )
     group.add_argument(
@@ -191,6 +193,14 @@ def is_classification_dataset(path: str) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1)
+def classification_data(path: str):
+    """A classification dataset, read once when it is both --calib and --eval."""
+    from edgeimg.train.data.classification import load_classification
+
+    return load_classification(path)
+
+
 def calibration_images(
     spec: str, contract: ModelContract, frames: str | None, count: int
 ) -> list[np.ndarray]:
@@ -200,9 +210,7 @@ def calibration_images(
 
     selection = FrameSelection.parse(frames, count)
     if contract.task is Task.CLASSIFY and is_classification_dataset(spec):
-        from edgeimg.train.data.classification import load_classification
-
-        data = load_classification(spec)
+        data = classification_data(spec)
         return as_bgr(data.x_train[evenly(count, len(data.x_train))])
     return sample_frames(spec, selection)
 
@@ -214,9 +222,7 @@ def build_evaluator(args: argparse.Namespace, contract: ModelContract):
     from edgeimg.export.evaluation import DetectionEvaluator, TopOneEvaluator
 
     if contract.task is Task.CLASSIFY:
-        from edgeimg.train.data.classification import load_classification
-
-        data = load_classification(args.eval)
+        data = classification_data(args.eval)
         if not len(data.x_test):
             raise EdgeimgError(f"--eval {args.eval}: the dataset has no test split")
         pick = evenly(args.eval_count or len(data.x_test), len(data.x_test))
@@ -240,6 +246,7 @@ def build_evaluator(args: argparse.Namespace, contract: ModelContract):
         contract,
         average_precision=lambda preds, truths: detection_ap(preds, truths, classes).ap50,
         decode=create_decoder(replace(contract, decoder_params=params)),
+        progress="evaluating",
     )
 
 
@@ -251,14 +258,14 @@ def run_quantize(
 
     from edgeimg.export.atomic import atomic_output, check_destination
     from edgeimg.export.calibration import check_batch_shape, prepare_batch
-    from edgeimg.export.quantize import load_onnx, quantize_int8, read_contract
+    from edgeimg.export.quantize import load_onnx, onnx_contract, quantize_int8
     from edgeimg.export.report import compare
 
     options, budget = quantize_options(args)
     check_destination(output)
     if args.report:
         check_destination(args.report)
-    contract = read_contract(load_onnx(model), str(model))
+    contract = onnx_contract(load_onnx(model), str(model))
     if images is None:
         images = calibration_images(args.calib, contract, args.calib_frames, args.calib_count)
     batch = prepare_batch(images, contract)

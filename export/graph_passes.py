@@ -1,0 +1,126 @@
+"""Graph rewrites that tf2onnx and onnxslim leave undone.
+
+Keras 3 implements ``UpSampling2D(interpolation="nearest")`` with ``ops.repeat`` along height
+and width; tf2onnx turns that into eight nodes per layer, two of them Transposes, when the
+graph runs channel-first:
+
+    Unsqueeze -> Tile -> Transpose(0,2,3,4,1) -> Reshape -> Unsqueeze -> Tile -> Reshape
+    -> Transpose(0,3,1,2)
+
+which is one ``Resize`` (nearest, integer scales) in NCHW. The rewrite works on static shapes
+only (from ONNX shape inference), and the export's parity gate checks the result against Keras.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import onnx
+from onnx import helper, numpy_helper
+
+log = logging.getLogger(__name__)
+
+REPEAT_CHAIN = (
+    "Unsqueeze",
+    "Tile",
+    "Transpose",
+    "Reshape",
+    "Unsqueeze",
+    "Tile",
+    "Reshape",
+    "Transpose",
+)
+FIRST_PERM, LAST_PERM = [0, 2, 3, 4, 1], [0, 3, 1, 2]
+
+
+def _static_shape(value: onnx.ValueInfoProto) -> list[int] | None:
+    dims = value.type.tensor_type.shape.dim
+    if not dims or any(not d.HasField("dim_value") for d in dims[1:]):
+        return None
+    return [d.dim_value if d.HasField("dim_value") else -1 for d in dims]
+
+
+def _perm(node: onnx.NodeProto) -> list[int]:
+    return next((list(a.ints) for a in node.attribute if a.name == "perm"), [])
+
+
+def fold_nearest_upsampling(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """Replace each NCHW nearest-repeat chain by one ``Resize``; returns (model, chains folded)."""
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    shapes = {
+        v.name: _static_shape(v)
+        for v in [*inferred.graph.value_info, *inferred.graph.input, *inferred.graph.output]
+    }
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+    outputs = {o.name for o in proto.graph.output}
+
+    def only_next(node: onnx.NodeProto) -> onnx.NodeProto | None:
+        out = node.output[0]
+        users = consumers.get(out, [])
+        return users[0] if len(users) == 1 and out not in outputs else None
+
+    removed: set[int] = set()
+    replacements: dict[int, list[onnx.NodeProto]] = {}
+    initializers: list[onnx.TensorProto] = []
+    for index, start in enumerate(proto.graph.node):
+        if start.op_type != REPEAT_CHAIN[0]:
+            continue
+        chain = [start]
+        while len(chain) < len(REPEAT_CHAIN):
+            nxt = only_next(chain[-1])
+            if nxt is None or nxt.op_type != REPEAT_CHAIN[len(chain)]:
+                break
+            chain.append(nxt)
+        if len(chain) != len(REPEAT_CHAIN):
+            continue
+        if _perm(chain[2]) != FIRST_PERM or _perm(chain[-1]) != LAST_PERM:
+            continue
+        source, result = start.input[0], chain[-1].output[0]
+        before, after = shapes.get(source), shapes.get(result)
+        if not before or not after or len(before) != 4 or len(after) != 4:
+            continue
+        if before[1] != after[1] or after[2] % before[2] or after[3] % before[3]:
+            continue
+        scale_h, scale_w = after[2] // before[2], after[3] // before[3]
+        scales = numpy_helper.from_array(
+            np.array([1.0, 1.0, scale_h, scale_w], np.float32),
+            name=f"{result}__scales",
+        )
+        initializers.append(scales)
+        resize = helper.make_node(
+            "Resize",
+            [source, "", scales.name],
+            [result],
+            name=f"{start.name}__resize",
+            mode="nearest",
+            coordinate_transformation_mode="asymmetric",
+            nearest_mode="floor",
+        )
+        ids = {id(n) for n in chain}
+        for position, node in enumerate(proto.graph.node):
+            if id(node) in ids:
+                removed.add(position)
+        replacements[index] = [resize]
+    if not replacements:
+        return proto, 0
+    nodes = []
+    for position, node in enumerate(proto.graph.node):
+        if position in replacements:
+            nodes.extend(replacements[position])
+        elif position not in removed:
+            nodes.append(node)
+    del proto.graph.node[:]
+    proto.graph.node.extend(nodes)
+    proto.graph.initializer.extend(initializers)
+    produced = {out for node in nodes for out in node.output}
+    used = {name for node in nodes for name in node.input}
+    for value in [v for v in proto.graph.value_info if v.name not in produced]:
+        proto.graph.value_info.remove(value)
+    for tensor in [t for t in proto.graph.initializer if t.name not in used]:
+        proto.graph.initializer.remove(tensor)
+    log.info("folded %d nearest-upsampling chains into Resize", len(replacements))
+    return proto, len(replacements)

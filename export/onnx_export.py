@@ -1,0 +1,326 @@
+"""Keras 3 ``.keras`` -> ONNX through tf2onnx, with the model's contract in ``metadata_props``.
+
+``tf2onnx.convert.from_keras`` breaks on Keras 3 models; like Keras's own
+``model.export(format="onnx")`` we wrap the model in a ``tf.function`` with an explicit
+``input_signature`` (dynamic batch, fixed height/width from the contract) and convert that
+with ``tf2onnx.convert.from_function``. The function returns a dict keyed by the contract's
+output names, so the ONNX outputs carry those names.
+
+Opset 17 by default: it is the newest opset that every backend edgeimg targets takes —
+onnxruntime >= 1.16 (opsets up to 19), OpenCV dnn >= 4.8 (its importer is tested up to 17;
+opset 18 moved the Reduce* axes to inputs, which older importers reject) and TensorRT 8.6
+(JetPack 5 and 6, opsets 9..17; TensorRT 10 takes up to 20). tf2onnx 1.17 writes 13..18.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import warnings
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from edgeimg import __version__
+from edgeimg.export.atomic import atomic_output, check_destination
+from edgeimg.export.graph_passes import fold_nearest_upsampling
+from edgeimg.export.keras_file import read_contract
+from edgeimg.runtime.contract import Layout, ModelContract, Task
+from edgeimg.runtime.errors import EdgeimgError
+
+if TYPE_CHECKING:
+    import keras
+    import onnx
+
+    from edgeimg.export.parity import ParityReport
+
+# A verification step: (Keras model, exported contract, path of the written ONNX file) -> report;
+# it raises to stop the file from reaching its destination.
+Verify = Callable[["keras.Model", ModelContract, Path], "ParityReport"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OPSET = 17
+OPSET_RANGE = (13, 18)  # what tf2onnx 1.17 writes and onnxruntime >= 1.16 runs
+# NCHW input by default, chosen with `edgeimg export MODEL --compare-layouts` (onnxruntime 1.32,
+# this 2-core x86, interleaved runs): PETS detector 288x384 NCHW/NHWC median latency 0.977-1.005
+# over three runs (equal within noise) with one Transpose fewer (2 -> 1); Fashion-MNIST CNN 0.90
+# (0.17 vs 0.19 ms). NCHW is also the native layout of OpenCV dnn and TensorRT, and the
+# runtime's prepare() writes either layout in its single copy.
+DEFAULT_LAYOUT = Layout.NCHW
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    """How to convert.
+
+    layout: the ONNX input layout (NHWC as in Keras, or NCHW: tf2onnx's ``inputs_as_nchw``
+        folds the input Transpose away). opset: ONNX opset, 13..18. simplify: run onnxslim
+        (kept when it has fewer nodes), then fold nearest-upsampling chains into ``Resize``
+        (:mod:`edgeimg.export.graph_passes`).
+    """
+
+    layout: Layout = DEFAULT_LAYOUT
+    opset: int = DEFAULT_OPSET
+    simplify: bool = True
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(
+                self, "layout", Layout(str(getattr(self.layout, "value", self.layout)).upper())
+            )
+        except ValueError:
+            raise EdgeimgError(f"layout: expected NHWC or NCHW, got {self.layout!r}") from None
+        low, high = OPSET_RANGE
+        if not low <= int(self.opset) <= high:
+            raise EdgeimgError(f"opset: expected {low}..{high}, got {self.opset}")
+
+
+@dataclass(frozen=True)
+class GraphStats:
+    """Size of an ONNX graph: node count, Transpose count, ops by type."""
+
+    nodes: int
+    transposes: int
+    op_types: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """The written file, its contract, graph size, and the parity report when verified."""
+
+    path: Path
+    contract: ModelContract
+    stats: GraphStats
+    simplified: bool
+    parity: ParityReport | None = None
+
+
+def file_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def load_keras(keras_path: str | Path) -> tuple[keras.Model, ModelContract]:
+    """The Keras model (loaded with ``safe_mode=True``) and the contract stored beside it.
+
+    The contract is read first, so a ``.keras`` file that is not an edgeimg model is rejected
+    with a message naming what is missing before TensorFlow is even imported.
+    """
+    contract = read_contract(keras_path)
+    import keras
+
+    try:
+        model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
+    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, KeyError...
+        raise EdgeimgError(
+            f"cannot load Keras model {keras_path}: {type(exc).__name__}: {first_line(exc)}"
+        ) from None
+    check_model_matches_contract(model, contract, str(keras_path))
+    return model, contract
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else ""
+
+
+def check_model_matches_contract(model: keras.Model, contract: ModelContract, source: str) -> None:
+    """Raise when the model's input or outputs disagree with its contract."""
+    if len(model.inputs) != 1:
+        raise EdgeimgError(f"{source}: expected a model with 1 input, got {len(model.inputs)}")
+    shape = tuple(model.inputs[0].shape[1:])
+    expected = (*contract.input_size, contract.channels)
+    if len(shape) != 3 or any(
+        s is not None and s != e for s, e in zip(shape, expected, strict=True)
+    ):
+        raise EdgeimgError(
+            f"{source}: model input (H, W, C) = {shape} does not match the contract's {expected}"
+        )
+    names = contract.output_names
+    if len(model.outputs) != len(names):
+        raise EdgeimgError(
+            f"{source}: contract names {len(names)} outputs {list(names)}, "
+            f"the model has {len(model.outputs)}"
+        )
+    channels = {
+        name: int(t.shape[-1])
+        for name, t in zip(output_order(model, contract), model.outputs, strict=True)
+    }
+    classes = len(contract.class_names)
+    if contract.task is Task.DETECT:
+        wanted = {"heatmap": classes, "boxes": 4}
+    else:
+        wanted = {names[0]: classes}
+    for name, count in wanted.items():
+        if name in channels and channels[name] != count:
+            raise EdgeimgError(
+                f"{source}: output {name!r} has {channels[name]} channels, expected {count} "
+                f"({len(contract.class_names)} classes in the contract)"
+            )
+
+
+def output_order(model: keras.Model, contract: ModelContract) -> tuple[str, ...]:
+    """Contract output name of each Keras output, in the model's output order.
+
+    Outputs are matched by name when the Keras output names are the contract's names, else by
+    position (the contract lists them in the model's order).
+    """
+    keras_names = tuple(model.output_names)
+    if set(keras_names) == set(contract.output_names):
+        return keras_names
+    return contract.output_names
+
+
+def call_model(model: keras.Model, batch: object, contract: ModelContract) -> dict[str, object]:
+    """Run the Keras model; its outputs keyed by contract output name.
+
+    Handles the three shapes Keras returns: a dict (keyed by output name), a list, one tensor.
+    """
+    outputs = model(batch, training=False)
+    if isinstance(outputs, dict):
+        return {name: outputs[name] for name in contract.output_names}
+    if not isinstance(outputs, (list, tuple)):
+        outputs = [outputs]
+    return dict(zip(output_order(model, contract), outputs, strict=True))
+
+
+def keras_to_onnx(
+    model: keras.Model, contract: ModelContract, options: ExportOptions
+) -> onnx.ModelProto:
+    """Convert with tf2onnx: one input ``image`` (dynamic batch), outputs named per contract."""
+    import tensorflow as tf
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx
+
+    height, width = contract.input_size
+    spec = (tf.TensorSpec((None, height, width, contract.channels), tf.float32, name="image"),)
+
+    @tf.function(input_signature=spec)
+    def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
+        outputs = call_model(model, image, contract)
+        return {name: tf.identity(out, name=name) for name, out in outputs.items()}
+
+    with warnings.catch_warnings():  # the patch probes np.object, which warns
+        warnings.simplefilter("ignore", FutureWarning)
+        patch_tf2onnx()  # Keras's own fix for tf2onnx 1.17 under numpy 2 (np.object, np.cast)
+    nchw = ["image"] if options.layout is Layout.NCHW else None
+    proto, _ = tf2onnx.convert.from_function(
+        serve, input_signature=spec, opset=options.opset, inputs_as_nchw=nchw
+    )
+    order = {name: i for i, name in enumerate(contract.output_names)}
+    outputs = sorted(proto.graph.output, key=lambda o: order[o.name])
+    del proto.graph.output[:]
+    proto.graph.output.extend(outputs)
+    return proto
+
+
+def graph_stats(proto: onnx.ModelProto) -> GraphStats:
+    counts: dict[str, int] = {}
+    for node in proto.graph.node:
+        counts[node.op_type] = counts.get(node.op_type, 0) + 1
+    return GraphStats(
+        nodes=len(proto.graph.node),
+        transposes=counts.get("Transpose", 0),
+        op_types=tuple(sorted(counts.items())),
+    )
+
+
+def simplify(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
+    """onnxslim's graph when it has fewer nodes than ``proto`` (and passes the checker)."""
+    import onnx
+    import onnxslim
+
+    try:
+        slim = onnxslim.slim(proto)
+        onnx.checker.check_model(slim)
+    except Exception as exc:  # onnxslim raises whatever its passes raise; keep the original
+        log.warning("onnxslim failed (%s); keeping the unsimplified graph", first_line(exc))
+        return proto, False
+    before, after = len(proto.graph.node), len(slim.graph.node)
+    if after < before:
+        log.info("onnxslim: %d -> %d nodes", before, after)
+        return slim, True
+    log.info("onnxslim: no node saved (%d nodes); keeping the converted graph", before)
+    return proto, False
+
+
+def set_metadata(proto: onnx.ModelProto, entries: Mapping[str, str]) -> None:
+    """Replace ``metadata_props`` entries with the same keys, keep the others."""
+    kept = [p for p in proto.metadata_props if p.key not in entries]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(kept)
+    for key, value in entries.items():
+        prop = proto.metadata_props.add()
+        prop.key, prop.value = key, value
+
+
+def finish(proto: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:
+    """Checker, strict shape inference, metadata and producer fields."""
+    import onnx
+
+    set_metadata(proto, contract.to_metadata())
+    proto.producer_name = "edgeimg"
+    proto.producer_version = __version__
+    proto.doc_string = f"edgeimg {contract.task.value} model ({contract.decoder} decoder)"
+    try:
+        onnx.checker.check_model(proto, full_check=True)
+        inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as exc:
+        raise EdgeimgError(f"the exported graph is not valid ONNX: {first_line(exc)}") from None
+    return inferred
+
+
+def exported_contract(
+    contract: ModelContract, keras_path: str | Path, layout: Layout
+) -> ModelContract:
+    return replace(
+        contract,
+        layout=layout,
+        edgeimg_version=__version__,
+        source_sha256=file_sha256(keras_path),
+    )
+
+
+def export_keras(
+    keras_path: str | Path,
+    onnx_path: str | Path,
+    options: ExportOptions | None = None,
+    verify: Verify | None = None,
+) -> ExportResult:
+    """Export an edgeimg ``.keras`` file to ``onnx_path``; nothing is written unless all passes.
+
+    The order is cheap checks first: destination folder, the archive's contract, then Keras,
+    conversion, checker, and ``verify`` (the parity gate) on the temporary file.
+    """
+    import onnx
+
+    options = options or ExportOptions()
+    check_destination(onnx_path)
+    model, contract = load_keras(keras_path)
+    contract = exported_contract(contract, keras_path, options.layout)
+    proto = keras_to_onnx(model, contract, options)
+    simplified = False
+    if options.simplify:
+        proto, simplified = simplify(proto)
+        proto, _ = fold_nearest_upsampling(proto)  # matches onnxslim's folded shapes
+    proto = finish(proto, contract)
+    stats = graph_stats(proto)
+    log.info(
+        "ONNX graph: %d nodes, %d Transpose, opset %d, layout %s",
+        stats.nodes,
+        stats.transposes,
+        options.opset,
+        contract.layout.value,
+    )
+    parity = None
+    with atomic_output(onnx_path) as tmp:
+        onnx.save_model(proto, os.fspath(tmp))
+        if verify is not None:
+            parity = verify(model, contract, tmp)
+    return ExportResult(Path(onnx_path), contract, stats, simplified, parity)
