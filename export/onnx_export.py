@@ -19,9 +19,9 @@ import logging
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from edgeimg import __version__
 from edgeimg.export.atomic import atomic_output, check_destination
@@ -59,12 +59,15 @@ class ExportOptions:
     layout: the ONNX input layout (NHWC as in Keras, or NCHW: tf2onnx's ``inputs_as_nchw``
         folds the input Transpose away). opset: ONNX opset, 13..18. simplify: run onnxslim
         (kept when it has fewer nodes), then fold nearest-upsampling chains into ``Resize``
-        (:mod:`edgeimg.export.graph_passes`).
+        (:mod:`edgeimg.export.graph_passes`). tracker_params: ByteTrack settings tuned for
+        this model's scores, recorded in the contract for ``edgeimg track`` (checked names and
+        types: :func:`edgeimg.runtime.tracking.config.settings_from_yaml`).
     """
 
     layout: Layout = DEFAULT_LAYOUT
     opset: int = DEFAULT_OPSET
     simplify: bool = True
+    tracker_params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         try:
@@ -277,11 +280,12 @@ def finish(proto: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:
 
 
 def exported_contract(
-    contract: ModelContract, keras_path: str | Path, layout: Layout
+    contract: ModelContract, keras_path: str | Path, options: ExportOptions
 ) -> ModelContract:
     return replace(
         contract,
-        layout=layout,
+        layout=options.layout,
+        tracker_params={**contract.tracker_params, **options.tracker_params},
         edgeimg_version=__version__,
         source_sha256=file_sha256(keras_path),
     )
@@ -303,7 +307,7 @@ def export_keras(
     options = options or ExportOptions()
     check_destination(onnx_path)
     model, contract = load_keras(keras_path)
-    contract = exported_contract(contract, keras_path, options.layout)
+    contract = exported_contract(contract, keras_path, options)
     proto = keras_to_onnx(model, contract, options)
     simplified = False
     if options.simplify:

@@ -53,6 +53,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--no-verify", action="store_true", help="skip the Keras vs onnxruntime parity gate"
     )
     parser.add_argument(
+        "--tracker-config",
+        metavar="YAML",
+        help="ByteTrack settings tuned for this model's scores, stored in its contract; "
+        "`edgeimg track` starts from them",
+    )
+    parser.add_argument(
         "--calib",
         metavar="DATA",
         help="real images for the parity gate and --int8 calibration: a video, an image "
@@ -94,7 +100,17 @@ def run(args: argparse.Namespace) -> int:
         return compare(args)
     if not args.output:
         raise EdgeimgError("-o/--output MODEL.onnx is required (or --compare-layouts)")
-    options = ExportOptions(layout=args.layout, opset=args.opset, simplify=not args.no_simplify)
+    tracker_params = {}
+    if args.tracker_config:
+        from edgeimg.runtime.tracking.config import settings_from_yaml
+
+        tracker_params = settings_from_yaml(args.tracker_config)
+    options = ExportOptions(
+        layout=args.layout,
+        opset=args.opset,
+        simplify=not args.no_simplify,
+        tracker_params=tracker_params,
+    )
     tolerance = Tolerance(atol=args.atol, rtol=args.rtol)
     output = check_destination(args.output)
     if args.int8:

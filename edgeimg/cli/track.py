@@ -258,22 +258,15 @@ def _backend_name(model) -> str:
 
 def _tracker_config(path: str | None, model_params: dict):
     """(ByteTrackConfig, the keys set explicitly): defaults < the model's tuned settings < YAML."""
-    from edgeimg.runtime.tracking import ByteTrackConfig
+    from edgeimg.runtime.tracking.config import ByteTrackConfig, settings_from_yaml
 
     values = dict(model_params)
     if path is not None:
-        from_file = ByteTrackConfig.from_yaml(path).to_dict()  # validated, errors name the file
-        values.update({k: v for k, v in from_file.items() if k in _yaml_keys(path)})
+        values.update(settings_from_yaml(path))
     try:
         return ByteTrackConfig.from_dict(values), frozenset(values)
     except EdgeimgError as exc:
         raise EdgeimgError(f"the model's tracker_params: {exc}") from None
-
-
-def _yaml_keys(path: str) -> set[str]:
-    import yaml
-
-    return set(yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {})
 
 
 def _sinks(args: argparse.Namespace) -> list:

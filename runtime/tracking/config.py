@@ -129,23 +129,7 @@ class ByteTrackConfig:
     @classmethod
     def from_yaml(cls, path: str | os.PathLike) -> ByteTrackConfig:
         """Read a YAML mapping of settings (any subset; the rest keep their defaults)."""
-        path = Path(path)
-        try:
-            values = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            raise EdgeimgError(f"cannot read tracker config {path}: {exc.strerror}") from exc
-        except yaml.YAMLError as exc:
-            raise EdgeimgError(f"tracker config {path} is not valid YAML: {exc}") from exc
-        if values is None:
-            values = {}
-        if not isinstance(values, dict):
-            raise EdgeimgError(
-                f"tracker config {path}: expected a mapping of settings, got {type(values).__name__}"
-            )
-        try:
-            return cls.from_dict(values)
-        except EdgeimgError as exc:
-            raise EdgeimgError(f"tracker config {path}: {exc}") from exc
+        return cls.from_dict(settings_from_yaml(path))
 
     def to_dict(self) -> dict:
         """Plain values (the enum as its string), as ``from_dict`` reads them."""
@@ -190,3 +174,26 @@ def _coerce(name: str, type_name: str, value: object) -> object:
     if not ok:
         raise EdgeimgError(f"{name}: expected {type_name}, got {type(value).__name__} {value!r}")
     return value
+
+
+def settings_from_yaml(path: str | os.PathLike) -> dict:
+    """The settings a YAML file names, checked against :class:`ByteTrackConfig` (errors name
+    the file). Only the keys in the file are returned, so they can be layered over others."""
+    path = Path(path)
+    try:
+        values = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise EdgeimgError(f"cannot read tracker config {path}: {exc.strerror}") from exc
+    except yaml.YAMLError as exc:
+        raise EdgeimgError(f"tracker config {path} is not valid YAML: {exc}") from exc
+    if values is None:
+        values = {}
+    if not isinstance(values, dict):
+        raise EdgeimgError(
+            f"tracker config {path}: expected a mapping of settings, got {type(values).__name__}"
+        )
+    try:
+        checked = ByteTrackConfig.from_dict(values).to_dict()
+    except EdgeimgError as exc:
+        raise EdgeimgError(f"tracker config {path}: {exc}") from exc
+    return {key: checked[key] for key in values}
