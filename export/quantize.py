@@ -46,7 +46,7 @@ from onnxruntime.quantization import CalibrationMethod as OrtMethod
 from edgeimg.export.atomic import atomic_output, check_destination
 from edgeimg.export.calibration import check_batch_shape
 from edgeimg.runtime.contract import ModelContract, Task
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 if TYPE_CHECKING:
     import onnx
@@ -67,14 +67,6 @@ class Target(str, Enum):
     CPU_X86 = "cpu-x86"
     CPU_ARM = "cpu-arm"
     TENSORRT = "tensorrt"
-
-
-def parse_enum(cls: type[Enum], value: object, what: str) -> Enum:
-    try:
-        return cls(str(getattr(value, "value", value)).lower())
-    except ValueError:
-        valid = ", ".join(m.value for m in cls)
-        raise EdgeimgError(f"{what}: expected one of {valid}, got {value!r}") from None
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 PREFIX = "edgeimg."
 
@@ -84,14 +84,12 @@ class ModelContract:
 
     def __post_init__(self) -> None:
         def enum(cls: type[Enum], name: str) -> None:
-            value = getattr(self, name)
             try:
-                object.__setattr__(self, name, cls(value))
-            except ValueError:
-                valid = ", ".join(m.value for m in cls)
-                raise ContractError(
-                    f"contract {name}: expected one of {valid}, got {value!r}"
-                ) from None
+                object.__setattr__(
+                    self, name, parse_enum(cls, getattr(self, name), f"contract {name}")
+                )
+            except EdgeimgError as exc:
+                raise ContractError(str(exc)) from None
 
         enum(Task, "task")
         enum(Layout, "layout")

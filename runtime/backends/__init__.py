@@ -11,7 +11,7 @@ from pathlib import Path
 from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, TensorSpec
 from edgeimg.runtime.backends.opencv import OpenCVBackend
 from edgeimg.runtime.backends.ort import OrtBackend, TensorRTOptions, read_model_info
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import parse_enum
 
 
 class BackendKind(str, Enum):
@@ -20,11 +20,7 @@ class BackendKind(str, Enum):
 
     @classmethod
     def parse(cls, value: str | BackendKind) -> BackendKind:
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise EdgeimgError(f"backend: expected one of {valid}, got {value!r}") from None
+        return parse_enum(cls, value, "backend")
 
 
 def create_backend(

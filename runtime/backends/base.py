@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 
 class Device(str, Enum):
@@ -23,11 +23,7 @@ class Device(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Device) -> Device:
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(m.value for m in cls)
-            raise EdgeimgError(f"device: expected one of {valid}, got {value!r}") from None
+        return parse_enum(cls, value, "device")
 
 
 @dataclass(frozen=True)

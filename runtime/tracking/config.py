@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 NOMINAL_FPS = 30.0  # the frame rate ByteTrack's per-frame settings and noise refer to
 
@@ -79,7 +79,11 @@ class ByteTrackConfig:
     output_boxes: OutputBoxes = OutputBoxes.DETECTION
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "output_boxes", _enum_value(self.output_boxes))
+        object.__setattr__(
+            self,
+            "output_boxes",
+            parse_enum(OutputBoxes, self.output_boxes, "ByteTrackConfig.output_boxes"),
+        )
         for name in (
             "track_thresh",
             "low_thresh",
@@ -148,16 +152,6 @@ class ByteTrackConfig:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
-
-
-def _enum_value(value: OutputBoxes | str) -> OutputBoxes:
-    try:
-        return OutputBoxes(value)
-    except ValueError:
-        valid = ", ".join(m.value for m in OutputBoxes)
-        raise EdgeimgError(
-            f"ByteTrackConfig.output_boxes: expected one of {valid}, got {value!r}"
-        ) from None
 
 
 def _coerce(name: str, type_name: str, value: object) -> object:

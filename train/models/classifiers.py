@@ -14,7 +14,7 @@ from enum import Enum
 import keras
 from keras import layers
 
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +25,7 @@ class Arch(str, Enum):
 
     @classmethod
     def parse(cls, value: str | Arch) -> Arch:
-        try:
-            return cls(value)
-        except ValueError:
-            valid = ", ".join(a.value for a in cls)
-            raise EdgeimgError(f"unknown architecture {value!r}: expected one of {valid}") from None
+        return parse_enum(cls, value, "architecture")
 
 
 def build_classifier(
