@@ -55,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rounds", type=int, default=10)
     p.add_argument("--tracker", action="store_true", help="also compare trackers (detectors only)")
     p.add_argument(
+        "--tracker-config",
+        type=Path,
+        help="--tracker: also compare with this tuned ByteTrack YAML (and analogous trackers settings)",
+    )
+    p.add_argument(
         "--footprint", action="store_true", help="also compare start-up time and peak RSS"
     )
     p.add_argument("--json", type=Path, help="write all results as JSON")
@@ -109,9 +114,19 @@ def run(args: argparse.Namespace) -> int:
         "peers": peers_payload(result),
     }
     if args.tracker and contract.task is Task.DETECT:
-        from edgeimg.bench.peers.trackers import compare_trackers, trackers_table
+        from edgeimg.bench.peers.trackers import (
+            DEFAULTS,
+            compare_trackers,
+            trackers_table,
+            tuned_settings,
+        )
 
-        tracking = compare_trackers(files.onnx or onnx, data_dir(args), args.frames)
+        settings = [DEFAULTS]
+        if args.tracker_config is not None:
+            settings.append(tuned_settings(args.tracker_config))
+        tracking = compare_trackers(
+            files.onnx or onnx, data_dir(args), args.frames, settings=settings
+        )
         print("\n" + trackers_table(tracking))
         payload["trackers"] = [r.to_dict() for r in tracking]
     if args.footprint:

@@ -72,7 +72,7 @@ def detection_ap50(runner: Runner, data: HeldOut, contract: ModelContract) -> fl
     from edgeimg.runtime.decoders import create_decoder
     from edgeimg.train.evaluate import detection_ap
 
-    decoder = create_decoder(contract)
+    decoder = create_decoder(getattr(runner, "contract", None) or contract)  # its own stride
     outputs = run_all(runner, data.tensors, batch=1)
     predictions = [
         decoder([o[i : i + 1] for o in outputs], t) for i, t in enumerate(data.transforms)

@@ -59,6 +59,15 @@ class PeersResult:
     samples: int
     rows: list[PeerRow] = field(default_factory=list)
 
+    def reference(self, engine: str, precision: str) -> PeerRow | None:
+        """The fastest timed row of ``engine`` at ``precision`` (e.g. litert int8)."""
+        timed = [
+            r
+            for r in self.rows
+            if r.spec.engine == engine and r.spec.precision == precision and r.stats is not None
+        ]
+        return min(timed, key=lambda r: r.stats.p50_ms) if timed else None
+
     def edgeimg_best(self) -> PeerRow | None:
         timed = [r for r in self.rows if r.is_edgeimg and r.stats is not None]
         return min(timed, key=lambda r: r.stats.p50_ms) if timed else None
@@ -110,6 +119,12 @@ def build_runners(
             (
                 PeerSpec("edgeimg runtime", precision, threads),
                 lambda p=p, q=precision: EdgeimgRunner(p, threads, q),
+            )
+        )
+        builders.append(
+            (
+                PeerSpec("edgeimg runtime", precision, threads),
+                lambda p=p, q=precision: EdgeimgRunner(p, threads, q, backend="opencv"),
             )
         )
         builders.append(

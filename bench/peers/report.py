@@ -6,9 +6,11 @@ from edgeimg.bench.peers.models import PeersResult
 from edgeimg.bench.report import format_table
 
 
-def peers_table(result: PeersResult) -> str:
-    """One row per peer: latency percentiles (ms), ratio to edgeimg's best p50, accuracy."""
-    best = result.edgeimg_best()
+def peers_table(result: PeersResult, reference: tuple[str, str] | None = None) -> str:
+    """One row per peer: latency percentiles (ms), ratio to edgeimg's best p50 (or to the
+    fastest ``reference`` = (engine, precision) row, e.g. ("litert", "int8")), accuracy."""
+    best = result.reference(*reference) if reference else result.edgeimg_best()
+    name = f"x {' '.join(reference)}" if reference else "x edgeimg best"
     rows = []
     for r in result.rows:
         if r.stats is None:
@@ -18,7 +20,7 @@ def peers_table(result: PeersResult) -> str:
         rows.append(
             (r.spec.label, s.p50_ms, s.p90_ms, s.p99_ms, s.mean_ms, ratio, r.accuracy, r.spec.note)
         )
-    headers = ("peer", "p50", "p90", "p99", "mean", "x edgeimg best", result.metric, "note")
+    headers = ("peer", "p50", "p90", "p99", "mean", name, result.metric, "note")
     text = format_table(headers, rows)
     skipped = [f"skipped {r.spec.label}: {r.skipped}" for r in result.rows if r.stats is None]
     return "\n".join([text, *skipped])

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from edgeimg.bench.backends import Unsupported, opencv_reason
+from edgeimg.runtime.errors import EdgeimgError
 
 
 @dataclass(frozen=True)
@@ -131,14 +132,31 @@ class OrtRunner(Runner):
         precision: str,
         io_binding: bool = False,
         engine: str = "onnxruntime",
+        optimization: str = "all",
+        spinning: bool | None = None,
     ) -> None:
+        """optimization: graph optimization level (disable, basic, extended, all).
+        spinning: ``session.intra_op.allow_spinning`` (None: onnxruntime's default, on)."""
         import onnxruntime as ort
+
+        from edgeimg.runtime.contract import ModelContract
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.log_severity_level = 3
+        level = ort.GraphOptimizationLevel
+        options.graph_optimization_level = {
+            "disable": level.ORT_DISABLE_ALL,
+            "basic": level.ORT_ENABLE_BASIC,
+            "extended": level.ORT_ENABLE_EXTENDED,
+            "all": level.ORT_ENABLE_ALL,
+        }[optimization]
+        if spinning is not None:
+            options.add_session_config_entry(
+                "session.intra_op.allow_spinning", "1" if spinning else "0"
+            )
         try:
             self.session = ort.InferenceSession(
                 str(path), options, providers=["CPUExecutionProvider"]
@@ -151,8 +169,19 @@ class OrtRunner(Runner):
         self.input_name = inp.name
         self.nchw = len(inp.shape) == 4 and inp.shape[1] in (1, 3) and inp.shape[3] not in (1, 3)
         self.names = [o.name for o in self.session.get_outputs()]
+        metadata = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.contract: ModelContract | None = ModelContract.from_metadata(metadata)
+        except EdgeimgError:  # not an edgeimg export: the caller's contract applies
+            self.contract = None
+        if self.contract is not None:  # outputs in the contract's order, as Model.infer gives
+            self.names = [n for n in self.contract.output_names if n in self.names] or self.names
         self.io_binding = io_binding
         note = "IOBinding, pre-allocated outputs" if io_binding else "session.run"
+        if optimization != "all":
+            note += f", optimization {optimization}"
+        if spinning is not None:
+            note += f", spinning {'on' if spinning else 'off'}"
         self.spec = PeerSpec(
             engine, precision, threads, note + (", NCHW input" if self.nchw else "")
         )
@@ -183,12 +212,23 @@ class OrtRunner(Runner):
 class EdgeimgRunner(Runner):
     """edgeimg's own runtime: ``load_model(path).infer(tensor)``, what ``edgeimg track`` calls."""
 
-    def __init__(self, path: Path, threads: int, precision: str) -> None:
+    def __init__(
+        self, path: Path, threads: int, precision: str, backend: str = "onnxruntime"
+    ) -> None:
         from edgeimg.runtime.model import load_model
 
-        self.model = load_model(path, backend="onnxruntime", device="cpu", threads=threads)
+        self.model = load_model(path, backend=backend, device="cpu", threads=threads)
         self.nchw = self.model.contract.layout.value == "NCHW"
-        self.spec = PeerSpec("edgeimg runtime", precision, threads, "Model.infer")
+        self.threads, self.backend = threads, backend
+        self.contract = self.model.contract
+        note = "Model.infer" + (", backend opencv" if backend == "opencv" else "")
+        self.spec = PeerSpec("edgeimg runtime", precision, threads, note)
+
+    def activate(self) -> None:
+        if self.backend == "opencv":  # OpenCV's thread count is process-wide
+            import cv2
+
+            cv2.setNumThreads(self.threads)
 
     def prepare(self, batch_nhwc: np.ndarray) -> Any:
         x = batch_nhwc.transpose(0, 3, 1, 2) if self.nchw else batch_nhwc

@@ -53,14 +53,52 @@ class TrackerRow:
         }
 
 
+@dataclass(frozen=True)
+class TrackerSettings:
+    """Thresholds for one comparison: edgeimg's ``ByteTrackConfig`` (None: defaults) and the
+    matching roboflow ``trackers`` arguments (None: its defaults), under one label."""
+
+    label: str = "defaults"
+    edgeimg: Any = None  # edgeimg.runtime.tracking.ByteTrackConfig | None
+    high_conf_det_threshold: float | None = None
+    track_activation_threshold: float | None = None
+
+
+DEFAULTS = TrackerSettings()
+
+
+def tuned_settings(config_path: Path) -> TrackerSettings:
+    """edgeimg's tuned YAML, and the analogous roboflow thresholds: its high/low split 0.05
+    below edgeimg's ``track_thresh`` (trackers compares with ``>=``, and its low detections
+    only keep tracks alive) and its activation threshold at edgeimg's ``new_track_thresh``."""
+    from edgeimg.runtime.tracking import ByteTrackConfig
+
+    config = ByteTrackConfig.from_yaml(config_path)
+    return TrackerSettings(
+        f"tuned ({config_path.name})",
+        config,
+        high_conf_det_threshold=round(config.track_thresh - 0.05, 4),
+        track_activation_threshold=config.new_track_thresh,
+    )
+
+
 class EdgeimgTracker:
     name = "edgeimg ByteTracker"
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, settings: TrackerSettings = DEFAULTS) -> None:
+        from dataclasses import replace
+
         from edgeimg.runtime.tracking import ByteTrackConfig, ByteTracker
 
-        self.tracker = ByteTracker(ByteTrackConfig(frame_rate=fps))
-        self.note = "defaults, frame_rate = source fps"
+        config = settings.edgeimg or ByteTrackConfig()
+        self.tracker = ByteTracker(replace(config, frame_rate=fps))
+        self.note = f"{settings.label}, frame_rate = source fps"
+        if settings.edgeimg is not None:
+            c = settings.edgeimg
+            self.note += (
+                f": track {c.track_thresh}, new {c.new_track_thresh},"
+                f" match {c.match_thresh}, fuse_score {c.fuse_score}"
+            )
 
     def convert(self, detections: Detections) -> Any:
         return detections
@@ -77,16 +115,23 @@ class RoboflowTracker:
 
     name = "roboflow trackers ByteTrack"
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, settings: TrackerSettings = DEFAULTS) -> None:
         import importlib.metadata
 
         import supervision
         from trackers import ByteTrackTracker
 
+        kwargs: dict[str, float] = {}
+        if settings.high_conf_det_threshold is not None:
+            kwargs["high_conf_det_threshold"] = settings.high_conf_det_threshold
+        if settings.track_activation_threshold is not None:
+            kwargs["track_activation_threshold"] = settings.track_activation_threshold
         self.sv = supervision
-        self.make = lambda: ByteTrackTracker(frame_rate=fps)
+        self.make = lambda: ByteTrackTracker(frame_rate=fps, **kwargs)
         self.tracker = self.make()
-        self.note = f"trackers {importlib.metadata.version('trackers')}, defaults"
+        shown = ", ".join(f"{k} {v}" for k, v in kwargs.items())
+        self.note = f"trackers {importlib.metadata.version('trackers')}, {settings.label}"
+        self.note += f": {shown}" if shown else ""
 
     def convert(self, detections: Detections) -> Any:
         return self.sv.Detections(
@@ -109,7 +154,7 @@ class SupervisionTracker:
 
     name = "supervision ByteTrack"
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, settings: TrackerSettings = DEFAULTS) -> None:
         import importlib.metadata
 
         import supervision
@@ -163,23 +208,32 @@ def run_once(
 
 
 def compare_sequence(
-    sequence: TrackedSequence, ground_truth: MotRecords, repeats: int = 5
+    sequence: TrackedSequence,
+    ground_truth: MotRecords,
+    repeats: int = 5,
+    settings: Sequence[TrackerSettings] = (DEFAULTS,),
 ) -> list[TrackerRow]:
-    """Every tracker on the same detections: metrics vs ``ground_truth`` and per-frame time."""
+    """Every tracker under every ``settings`` on the same detections, timed interleaved:
+    metrics vs ``ground_truth`` and per-frame time."""
     from edgeimg.bench.tracking_metrics import evaluate
 
     skipped: list[TrackerRow] = []
     ready = []
-    for cls in TRACKERS:
-        try:
-            tracker = cls(sequence.fps)
-        except Unsupported as exc:
-            skipped.append(TrackerRow(cls.name, "", None, None, str(exc)))
-            continue
-        except ModuleNotFoundError as exc:
-            skipped.append(TrackerRow(cls.name, "", None, None, f"{exc.name} is not installed"))
-            continue
-        ready.append((tracker, [tracker.convert(d) for d in sequence.detections]))
+    for setting in settings:
+        for cls in TRACKERS:
+            try:
+                tracker = cls(sequence.fps, setting)
+            except Unsupported as exc:
+                if not any(r.name == cls.name for r in skipped):
+                    skipped.append(TrackerRow(cls.name, "", None, None, str(exc)))
+                continue
+            except ModuleNotFoundError as exc:
+                if not any(r.name == cls.name for r in skipped):
+                    skipped.append(
+                        TrackerRow(cls.name, "", None, None, f"{exc.name} is not installed")
+                    )
+                continue
+            ready.append((tracker, [tracker.convert(d) for d in sequence.detections]))
     timings: list[list[np.ndarray]] = [[] for _ in ready]
     outputs: list[MotRecords] = []
     for repeat in range(repeats):
@@ -226,7 +280,11 @@ def detect_sequence(onnx_path: Path, pets_dir: Path, frames: str = "601-795") ->
 
 
 def compare_trackers(
-    onnx_path: Path, pets_dir: Path, frames: str = "601-795", repeats: int = 5
+    onnx_path: Path,
+    pets_dir: Path,
+    frames: str = "601-795",
+    repeats: int = 5,
+    settings: Sequence[TrackerSettings] = (DEFAULTS,),
 ) -> list[TrackerRow]:
     """The detector's boxes on PETS09-S2L1 ``frames``, tracked by every tracker, scored on gt."""
     from edgeimg.runtime.mot import read_mot
@@ -238,7 +296,7 @@ def compare_trackers(
         sum(len(d) for d in sequence.detections),
     )
     gt = read_mot(pets_dir / "gt" / "gt.txt").frames(sequence.frames[0], sequence.frames[-1])
-    return compare_sequence(sequence, gt, repeats)
+    return compare_sequence(sequence, gt, repeats, settings)
 
 
 def trackers_table(rows: Sequence[TrackerRow]) -> str:

@@ -78,3 +78,29 @@ def test_trackers_compare_on_identical_detections(pets_dir):
     supervision = rows[2]  # supervision >= 0.27 has no ByteTrack: a row with the reason
     assert supervision.metrics is not None or "ByteTrack" in supervision.skipped
     assert "MOTA" in trackers_table(rows)
+
+
+def test_trackers_compare_defaults_and_tuned_thresholds_side_by_side(pets_dir, tmp_path):
+    pytest.importorskip("trackers")
+    from edgeimg.bench.peers.trackers import (
+        DEFAULTS,
+        TrackedSequence,
+        compare_sequence,
+        tuned_settings,
+    )
+
+    config = tmp_path / "tuned.yaml"
+    config.write_text("track_thresh: 0.4\nnew_track_thresh: 0.45\nfuse_score: false\n")
+    tuned = tuned_settings(config)
+    assert tuned.high_conf_det_threshold == 0.35 and tuned.track_activation_threshold == 0.45
+    gt = read_mot(pets_dir / "gt" / "gt.txt").frames(601, 615)
+    frames = list(range(601, 616))
+    detections = [gt.detections(f) for f in frames]
+    detections = [
+        type(d)(d.xyxy, np.full(len(d), 0.47, np.float32), d.class_id) for d in detections
+    ]
+    sequence = TrackedSequence(frames, [(f - 1) / 7.0 for f in frames], detections, 7.0)
+    rows = [r for r in compare_sequence(sequence, gt, 1, (DEFAULTS, tuned)) if r.metrics]
+    assert len(rows) == 4 and "tuned" in rows[2].note and "tuned" in rows[3].note
+    # every detection scores 0.47: below the default thresholds, above the tuned ones
+    assert rows[0].metrics["mota"] == 0.0 and rows[2].metrics["mota"] > 0.8
