@@ -124,3 +124,52 @@ def fold_nearest_upsampling(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, in
         proto.graph.initializer.remove(tensor)
     log.info("folded %d nearest-upsampling chains into Resize", len(replacements))
     return proto, len(replacements)
+
+
+def fold_input_scale(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
+    """Fold ``Mul(image, scalar)`` (Keras's Rescaling 1/255) into the convolutions it feeds.
+
+    A convolution is linear in its input and zero padding stays zero under scaling, so
+    ``Conv(x * s, W, b) == Conv(x, W * s, b)``. Folding removes one full-image multiply per
+    frame, and leaves INT8 quantization nothing to quantize before the first convolution (a
+    per-channel DequantizeLinear there is what OpenCV's dnn cannot load). Returns (model,
+    whether it folded). The graph is unchanged unless every consumer of the product is a Conv
+    whose weights are initializers used by no other node.
+    """
+    graph = proto.graph
+    inits = {t.name: t for t in graph.initializer}
+    input_name = graph.input[0].name
+    muls = [n for n in graph.node if n.op_type == "Mul" and input_name in n.input]
+    if len(muls) != 1 or any(n is not muls[0] and input_name in n.input for n in graph.node):
+        return proto, False
+    mul = muls[0]
+    scale_name = mul.input[1] if mul.input[0] == input_name else mul.input[0]
+    scale = inits.get(scale_name)
+    if scale is None or numpy_helper.to_array(scale).size != 1:
+        return proto, False
+    consumers = [n for n in graph.node if mul.output[0] in n.input]
+    uses = {}
+    for node in graph.node:
+        for name in node.input:
+            uses[name] = uses.get(name, 0) + 1
+    if not consumers or any(
+        n.op_type != "Conv"
+        or n.input[0] != mul.output[0]
+        or n.input[1] not in inits
+        or uses[n.input[1]] != 1
+        for n in consumers
+    ):
+        return proto, False
+    factor = float(numpy_helper.to_array(scale).reshape(()))
+    for node in consumers:
+        weight = inits[node.input[1]]
+        folded = numpy_helper.to_array(weight) * np.asarray(
+            factor, numpy_helper.to_array(weight).dtype
+        )
+        weight.CopyFrom(numpy_helper.from_array(folded, weight.name))
+        node.input[0] = input_name
+    graph.node.remove(mul)
+    if uses[scale_name] == 1:
+        graph.initializer.remove(scale)
+    log.info("folded the input scale %.6g into %d convolution(s)", factor, len(consumers))
+    return proto, True

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeimg import __version__
 from edgeimg.export.atomic import atomic_output, check_destination
-from edgeimg.export.graph_passes import fold_nearest_upsampling
+from edgeimg.export.graph_passes import fold_input_scale, fold_nearest_upsampling
 from edgeimg.export.keras_file import read_contract
 from edgeimg.runtime.contract import Layout, ModelContract, Task
 from edgeimg.runtime.errors import EdgeimgError
@@ -313,6 +313,7 @@ def export_keras(
     if options.simplify:
         proto, simplified = simplify(proto)
         proto, _ = fold_nearest_upsampling(proto)  # matches onnxslim's folded shapes
+        proto, _ = fold_input_scale(proto)
     proto = finish(proto, contract)
     stats = graph_stats(proto)
     log.info(
