@@ -14,10 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-
-class Backend(str, Enum):
-    ONNXRUNTIME = "onnxruntime"
-    OPENCV = "opencv"
+from edgeimg.runtime.backends import BackendKind as Backend  # the runtime's two backends
 
 
 class Precision(str, Enum):

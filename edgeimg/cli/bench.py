@@ -106,13 +106,7 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("MODEL", args.model), ("--int8", args.int8), ("--fp16", args.fp16)):
         if path is not None and not path.is_file():
             raise EdgeimgError(f"{option}: no such model file: {path}")
-    try:
-        backends = tuple(Backend(b.strip()) for b in args.backends.split(",") if b.strip())
-    except ValueError:
-        valid = ", ".join(b.value for b in Backend)
-        raise EdgeimgError(
-            f"--backends: expected a comma list of {valid}, got {args.backends!r}"
-        ) from None
+    backends = tuple(Backend.parse(b.strip()) for b in args.backends.split(",") if b.strip())
     try:
         plan = RunPlan(
             warmup=args.warmup,
