@@ -17,7 +17,7 @@ from edgeimg.train.models import (  # noqa: E402
 from edgeimg.train.models.losses import CenterNetFocalLoss, LtrbGIoULoss  # noqa: E402
 
 
-@pytest.mark.parametrize("arch", ["cifar_cnn", "mobilenet"])
+@pytest.mark.parametrize("arch", ["cifar_cnn", "mobilenet", "edgenet"])
 @pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3), (12, 12, 1)])
 def test_classifiers_output_probs_for_any_size(arch: str, shape: tuple[int, int, int]) -> None:
     model = build_classifier(arch, shape, num_classes=7)
@@ -41,8 +41,38 @@ def test_width_multiplier_shrinks_the_edge_net() -> None:
     assert any(isinstance(layer, keras.layers.DepthwiseConv2D) for layer in full.layers)
 
 
+def test_edgenet_is_a_stride_2_stem_and_depthwise_separable_blocks() -> None:
+    model = build_classifier("edgenet", (28, 28, 1), 10)
+    stem = model.get_layer("stem")
+    assert stem.strides == (2, 2) and stem.kernel_size == (3, 3)
+    depthwise = [layer for layer in model.layers if isinstance(layer, keras.layers.DepthwiseConv2D)]
+    assert [layer.output.shape[1] for layer in depthwise] == [14, 7, 7, 4, 4]
+    for layer in depthwise:  # each depthwise conv feeds a 1x1 pointwise conv
+        assert model.get_layer(layer.name.replace("_dw", "_pw")).kernel_size == (1, 1)
+    relus = [layer for layer in model.layers if isinstance(layer, keras.layers.ReLU)]
+    assert relus and all(layer.max_value is None for layer in relus)  # plain ReLU, not ReLU6
+    dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
+    assert [layer.name for layer in dense] == ["probs"]  # global average pool, one Dense
+    assert model.count_params() < build_classifier("cifar_cnn", (28, 28, 1), 10).count_params()
+    half = build_classifier("edgenet", (28, 28, 1), 10, width=0.5)
+    assert half.count_params() < model.count_params() / 2
+
+
+def test_edgenet_loss_falls_in_a_few_steps() -> None:
+    keras.utils.set_random_seed(0)
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 64)
+    images = rng.uniform(0, 60, (64, 28, 28, 1)).astype(np.float32)
+    for i, label in enumerate(labels):  # the class is which third of the image is bright
+        images[i, :, 9 * label : 9 * label + 10] += 180
+    model = build_classifier("edgenet", (28, 28, 1), 3, width=0.5)
+    model.compile(keras.optimizers.Adam(3e-3), "sparse_categorical_crossentropy")
+    losses = [float(model.train_on_batch(images, labels)) for _ in range(12)]
+    assert losses[-1] < 0.5 * losses[0]
+
+
 def test_unknown_architecture_lists_the_valid_ones() -> None:
-    with pytest.raises(EdgeimgError, match="expected one of cifar_cnn, mobilenet"):
+    with pytest.raises(EdgeimgError, match="expected one of cifar_cnn, mobilenet, edgenet"):
         build_classifier("resnet", (28, 28, 1), 10)
 
 

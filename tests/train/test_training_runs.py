@@ -100,7 +100,10 @@ def test_detector_loss_falls_on_a_few_batches(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["classify", "{shapes}", "--arch", "resnet"], "expected one of cifar_cnn, mobilenet"),
+        (
+            ["classify", "{shapes}", "--arch", "resnet"],
+            "expected one of cifar_cnn, mobilenet, edgenet",
+        ),
         (["classify", "{shapes}", "--num-classes", "10"], "class count: expected 10"),
         (["classify", "{tmp}/missing"], "no such dataset folder"),
         (["classify", "{tmp}/empty"], "unknown classification data"),

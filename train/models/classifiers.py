@@ -1,6 +1,6 @@
-"""Image classifiers: the classic CIFAR-10 CNN and an edge-friendly inverted-residual net.
+"""Image classifiers: the classic CIFAR-10 CNN and two edge-friendly depthwise nets.
 
-Both take (N, H, W, C) float32 pixels 0..255 (RGB, or one gray channel) and normalise inside the
+All take (N, H, W, C) float32 pixels 0..255 (RGB, or one gray channel) and normalise inside the
 graph (a ``Rescaling`` layer), so the exported model needs no preprocessing beyond resize. The
 output is named ``probs``: (N, num_classes) softmax probabilities. Only built-in Keras layers,
 so the ``.keras`` files load with ``safe_mode`` and every layer converts with tf2onnx.
@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 class Arch(str, Enum):
     CIFAR_CNN = "cifar_cnn"  # Conv32-Pool-Conv64-Pool-Conv64-Dense64 (the Keras/TF tutorial CNN)
     MOBILENET = "mobilenet"  # MobileNetV2-style inverted residuals with a width multiplier
+    EDGENET = "edgenet"  # stride-2 stem + 5 depthwise-separable blocks: fastest per accuracy
 
     @classmethod
     def parse(cls, value: str | Arch) -> Arch:
@@ -53,6 +54,8 @@ def build_classifier(
     x = layers.Rescaling(1.0 / 255.0, name="rescale")(inputs)
     if arch is Arch.CIFAR_CNN:
         x = _cifar_cnn(x, min(height, width_px), width)
+    elif arch is Arch.EDGENET:
+        x = _edgenet(x, min(height, width_px), width)
     else:
         x = _mobilenet(x, min(height, width_px), width)
     outputs = layers.Dense(num_classes, activation="softmax", name="probs")(x)
@@ -109,10 +112,49 @@ def _mobilenet(x, size: int, width: float):
     return layers.Dropout(0.2, name="dropout")(x)
 
 
-def _conv_bn(x, channels: int, kernel: int, stride: int, name: str, relu: bool = True):
+# (channels, stride) per depthwise-separable block of edgenet, after a 24-channel stride-2 stem.
+_EDGENET_STEM = 24
+_EDGENET_BLOCKS = ((32, 1), (64, 2), (64, 1), (128, 2), (128, 1))
+
+
+def _edgenet(x, size: int, width: float):
+    """Stride-2 stem, five depthwise-separable blocks, global average pool.
+
+    Built for latency at small inputs (28..64 px), where a CPU spends its time on
+    full-resolution layers and on per-node overhead: the stem halves the resolution at once,
+    so the blocks run at 1/2, 1/4 and 1/8 of the input (28x28: 14, 7, 4); every block is a
+    3x3 depthwise conv and a 1x1 conv, each followed by BN (folded at export) and plain ReLU
+    (fused into the conv by onnxruntime). Strides stop once the map would fall below 4 px.
+    """
+    x = _conv_bn(x, _channels(_EDGENET_STEM, width), 3, 2, "stem", max_value=None)
+    size = -(-size // 2)  # 'same' padding rounds up; inputs are at least 8 px
+    for block, (base, stride) in enumerate(_EDGENET_BLOCKS):
+        s = stride if -(-size // stride) >= 4 else 1
+        size = -(-size // s)
+        x = _separable(x, _channels(base, width), s, f"b{block}")
+    return layers.GlobalAveragePooling2D(name="pool")(x)
+
+
+def _separable(x, out_c: int, stride: int, name: str):
+    """3x3 depthwise, BN, ReLU, 1x1 conv, BN, ReLU (MobileNetV1's block)."""
+    x = layers.DepthwiseConv2D(3, stride, padding="same", use_bias=False, name=f"{name}_dw")(x)
+    x = layers.BatchNormalization(name=f"{name}_dw_bn")(x)
+    x = layers.ReLU(name=f"{name}_dw_relu")(x)
+    return _conv_bn(x, out_c, 1, 1, f"{name}_pw", max_value=None)
+
+
+def _conv_bn(
+    x,
+    channels: int,
+    kernel: int,
+    stride: int,
+    name: str,
+    relu: bool = True,
+    max_value: float | None = 6.0,
+):
     x = layers.Conv2D(channels, kernel, stride, padding="same", use_bias=False, name=name)(x)
     x = layers.BatchNormalization(name=f"{name}_bn")(x)
-    return layers.ReLU(6.0, name=f"{name}_relu")(x) if relu else x
+    return layers.ReLU(max_value, name=f"{name}_relu")(x) if relu else x
 
 
 def _inverted_residual(x, in_c: int, out_c: int, expansion: int, stride: int, name: str):
