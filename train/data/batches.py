@@ -63,7 +63,33 @@ def detection_example(
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), heatmap, box_target
 
 
-class DetectionBatches(keras.utils.PyDataset):
+class _EpochBatches(keras.utils.PyDataset):
+    """Index bookkeeping shared by the batch sequences: with augmentation, a new order every
+    epoch from (seed, epoch), so runs repeat; without, the items in order."""
+
+    def __init__(self, count: int, batch_size: int, augment, seed: int, workers: int) -> None:
+        super().__init__(workers=workers, use_multiprocessing=False)
+        self.count = count
+        self.batch_size = batch_size
+        self.augment = augment
+        self.seed = seed
+        self.epoch = 0
+        self.order = self._order()
+
+    def _order(self) -> np.ndarray:
+        if self.augment is None:
+            return np.arange(self.count)
+        return np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
+
+    def _chosen(self, index: int) -> np.ndarray:
+        return self.order[index * self.batch_size : (index + 1) * self.batch_size]
+
+    def on_epoch_end(self) -> None:
+        self.epoch += 1
+        self.order = self._order()
+
+
+class DetectionBatches(_EpochBatches):
     """Batches of (float32 RGB images, {"heatmap", "boxes"}) for ``model.fit`` on any backend.
 
     With ``augment``: reshuffled every epoch, random crops, full batches only; randomness
@@ -79,19 +105,9 @@ class DetectionBatches(keras.utils.PyDataset):
         seed: int = 0,
         workers: int = 4,
     ):
-        super().__init__(workers=workers, use_multiprocessing=False)
         self.samples = samples
         self.shapes = shapes
-        self.batch_size = batch_size
-        self.augment = augment
-        self.seed = seed
-        self.epoch = 0
-        self.order = self._order()
-
-    def _order(self) -> np.ndarray:
-        if self.augment is None:
-            return np.arange(len(self.samples))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.samples))
+        super().__init__(len(samples), batch_size, augment, seed, workers)
 
     def __len__(self) -> int:
         if self.augment is not None:
@@ -99,7 +115,7 @@ class DetectionBatches(keras.utils.PyDataset):
         return math.ceil(len(self.samples) / self.batch_size)
 
     def __getitem__(self, index: int):
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        chosen = self._chosen(index)
         examples = []
         for position in chosen:
             rng = None
@@ -111,12 +127,8 @@ class DetectionBatches(keras.utils.PyDataset):
         images, heatmaps, boxes = (np.stack(parts) for parts in zip(*examples, strict=True))
         return images.astype(np.float32), {"heatmap": heatmaps, "boxes": boxes}
 
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = self._order()
 
-
-class ClassifyBatches(keras.utils.PyDataset):
+class ClassifyBatches(_EpochBatches):
     """Batches of (float32 images 0..255, int32 labels) from uint8 arrays, for any backend.
 
     x: (N, H, W, C) uint8. With ``augment`` (an object with ``flip`` and ``shift``, e.g.
@@ -126,24 +138,14 @@ class ClassifyBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, x, y, batch_size: int, augment=None, seed: int = 0, workers: int = 2):
-        super().__init__(workers=workers, use_multiprocessing=False)
         self.x, self.y = x, np.asarray(y, np.int32)
-        self.batch_size = batch_size
-        self.augment = augment
-        self.seed = seed
-        self.epoch = 0
-        self.order = self._order()
-
-    def _order(self) -> np.ndarray:
-        if self.augment is None:
-            return np.arange(len(self.x))
-        return np.random.default_rng([self.seed, self.epoch]).permutation(len(self.x))
+        super().__init__(len(x), batch_size, augment, seed, workers)
 
     def __len__(self) -> int:
         return math.ceil(len(self.x) / self.batch_size)
 
     def __getitem__(self, index: int):
-        chosen = self.order[index * self.batch_size : (index + 1) * self.batch_size]
+        chosen = self._chosen(index)
         images = self.x[chosen]
         if self.augment is not None:
             rng = np.random.default_rng([self.seed, self.epoch, index])
@@ -153,10 +155,6 @@ class ClassifyBatches(keras.utils.PyDataset):
             if self.augment.shift:
                 images = _random_shift(images, self.augment.shift, rng)
         return images.astype(np.float32), self.y[chosen]
-
-    def on_epoch_end(self) -> None:
-        self.epoch += 1
-        self.order = self._order()
 
 
 def _random_shift(images: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
