@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.runtime.backends import BackendKind as Backend  # the runtime's two backends
+from edgeimg.runtime.errors import first_line
+
+
+class Backend(str, Enum):
+    """The engines the latency matrix times (the runtime registry's built-in backends)."""
+
+    ONNXRUNTIME = "onnxruntime"
+    OPENCV = "opencv"
 
 
 class Precision(str, Enum):
@@ -246,11 +253,6 @@ def onnx_input_signature(path: Path) -> tuple[list[object], type]:
         raise Unsupported(f"cannot read the input of {path.name}: {first_line(exc)}") from None
     inp = session.get_inputs()[0]
     return list(inp.shape), ORT_DTYPES.get(inp.type, np.float32)
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 _NODE = re.compile(r"Node \[([\w.]+)@[\w.]*\]:?\(?([^)\s]*)")

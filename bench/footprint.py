@@ -64,44 +64,41 @@ def child(kind: str, model: Path, video: Path | None, frames: int) -> dict[str, 
         return {"import_s": 0.0, "load_s": 0.0, "first_result_s": 0.0, "frames": 0}
     if kind == "edgeimg":
         from edgeimg.runtime.model import load_model
-        from edgeimg.runtime.tracking import ByteTracker
+        from edgeimg.runtime.tasks.detect.tracking import ByteTracker
 
         t1 = time.perf_counter()
         runtime_model = load_model(model)
         contract = runtime_model.contract
         t2 = time.perf_counter()
 
-        def step(image: np.ndarray):
-            if contract.task.value == "classify":
-                return runtime_model.classify(image)
-            return runtime_model.predict(image)
+        step = runtime_model.predict
 
     else:
         import keras  # noqa: F401  (TensorFlow backend; imported as a user would)
         import tensorflow  # noqa: F401
 
-        from edgeimg.runtime.decoders import create_decoder
         from edgeimg.runtime.preprocess import prepare
-        from edgeimg.runtime.tracking import ByteTracker
+        from edgeimg.runtime.tasks import get_task
+        from edgeimg.runtime.tasks.detect.tracking import ByteTracker
 
         t1 = time.perf_counter()
         from edgeimg.bench.peers.runners import KerasRunner
         from edgeimg.export.onnx_export import load_keras
 
         keras_model, contract = load_keras(model)
-        decoder = create_decoder(contract)
+        decoder = get_task(contract.task).decoder_type(contract).from_contract(contract)
         runner = KerasRunner(keras_model, contract.output_names, threads=0)
         t2 = time.perf_counter()
 
-        def step(image: np.ndarray):
+        def step(image: np.ndarray) -> object:
             tensor, transform = prepare(image, contract)
             return decoder(runner.infer(tensor), transform)
 
     images = _frames(video, max(frames, 1), contract.input_size)
     first = step(images[0])
     t3 = time.perf_counter()
-    tracker = ByteTracker()
-    detect = contract.task.value == "detect"
+    tracker = ByteTracker.from_contract(contract)
+    detect = contract.task == "detect"
     for i, image in enumerate(images):
         result = first if i == 0 else step(image)
         if detect:

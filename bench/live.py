@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from edgeimg.runtime.detections import Frame
+from edgeimg.runtime.frame import Frame
 from edgeimg.runtime.sinks import FrameResult, Sink
 from edgeimg.runtime.sources import Source
 

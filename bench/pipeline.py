@@ -107,16 +107,15 @@ def current_rss_mb() -> float:
 
 def bench_pipeline(spec: PipelineBenchSpec) -> PipelineBenchResult:
     from edgeimg.bench.footprint import measure, peak_rss_kb
-    from edgeimg.runtime.contract import Task
     from edgeimg.runtime.model import load_model
     from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
     from edgeimg.runtime.sources import SourceConfig, open_source
-    from edgeimg.runtime.tracking import ByteTracker
+    from edgeimg.runtime.tasks.detect.tracking import ByteTracker
 
     model = load_model(spec.model, threads=spec.threads)
-    if model.contract.task is not Task.DETECT:
+    if model.contract.task != "detect":
         raise EdgeimgError(
-            f"--pipeline: expected a detector, got a {model.contract.task.value} model ({spec.model})"
+            f"--pipeline: expected a detector, got a {model.contract.task} model ({spec.model})"
         )
     log.info("start-up in a fresh process (import, load, first result)")
     startup = measure("edgeimg", spec.model, None, 1)
@@ -127,7 +126,7 @@ def bench_pipeline(spec: PipelineBenchSpec) -> PipelineBenchResult:
         result = run_pipeline(
             source,
             model,
-            tracker=ByteTracker(),
+            stages=[ByteTracker.from_contract(model.contract)],
             config=PipelineConfig(max_frames=spec.frames, log_every_s=0),
         )
     timing = result.timing
@@ -141,11 +140,23 @@ def bench_pipeline(spec: PipelineBenchSpec) -> PipelineBenchResult:
         config = PipelineConfig(max_frames=spec.live_frames, log_every_s=0)
         if capture.startswith("newest"):
             with open_source(spec.source, SourceConfig(live=True, fps=rate)) as paced:
-                run = run_pipeline(paced, model, [recorder], ByteTracker(), config=config)
+                run = run_pipeline(
+                    paced,
+                    model,
+                    [recorder],
+                    [ByteTracker.from_contract(model.contract)],
+                    config=config,
+                )
                 backlog = 1
         else:
             with BacklogSource(open_source(spec.source), rate) as queued:
-                run = run_pipeline(queued, model, [recorder], ByteTracker(), config=config)
+                run = run_pipeline(
+                    queued,
+                    model,
+                    [recorder],
+                    [ByteTracker.from_contract(model.contract)],
+                    config=config,
+                )
                 backlog = queued.max_backlog
         live.append(
             LiveRun(capture, rate, run.frames, run.timing.dropped, recorder.series(), backlog)

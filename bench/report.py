@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from edgeimg.bench.model import MatrixResult
+from edgeimg.runtime.atomic import atomic_output
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -100,14 +99,8 @@ def matrix_payload(result: MatrixResult) -> dict[str, object]:
 def write_atomic(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "report") as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: Path, payload: object) -> None:
@@ -157,15 +150,10 @@ def save_figure(fig: object, path: Path) -> None:
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".png")
-    os.close(fd)
     try:
-        fig.tight_layout()  # type: ignore[attr-defined]
-        fig.savefig(tmp, dpi=110)  # type: ignore[attr-defined]
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        with atomic_output(path, "plot") as tmp:
+            fig.tight_layout()  # type: ignore[attr-defined]
+            fig.savefig(tmp, dpi=110, format="png")  # type: ignore[attr-defined]
     finally:
         plt.close(fig)  # type: ignore[arg-type]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.mot import MotRecords
+from edgeimg.runtime.tasks.detect.mot import MotRecords
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,10 @@ backends and smaller models, timed in one interleaved run beside LiteRT full-int
         --build --extra runs/bench/det_w0.5_s4.keras --threads 1
 
 Step 1 (``--build``, once) writes the variants into ``--work``: INT8 QDQ models of the FP32
-ONNX with each quantization scheme (through :func:`edgeimg.export.quantize.quantize_int8`,
-calibrated on PETS frames 1-600 exactly as ``edgeimg export --int8`` does) and an NHWC-input
-export. ``--extra`` Keras models (e.g. a width-reduced detector) are exported to FP32 and INT8
-beside them. Step 2 times every row on one input, interleaved, with AP@0.5 on frames 601-795.
+ONNX with each quantization scheme (through :func:`edgeimg.export.quantize_model`, calibrated
+on PETS frames 1-600 exactly as ``edgeimg export --int8`` does) and an NHWC-input export
+(:func:`edgeimg.export.export_model`, parity-checked). ``--extra`` Keras models (e.g. a
+width-reduced detector) are exported to FP32 and INT8 beside them by the same call. Step 2 times every row on one input, interleaved, with AP@0.5 on frames 601-795.
 """
 
 from __future__ import annotations
@@ -25,6 +25,9 @@ from edgeimg.bench.peers.runners import EdgeimgRunner, OrtRunner, Runner
 from edgeimg.runtime.errors import EdgeimgError
 
 log = logging.getLogger("edgeimg.bench.variants")
+
+# Latency rounds of the quantization report while building (the bench measures properly later).
+BUILD_ROUNDS = 10
 
 
 @dataclass(frozen=True)
@@ -58,18 +61,16 @@ class SessionVariant:
 
 def build(keras_path: Path, onnx_path: Path, work: Path, extras: list[Path], pets: Path) -> None:
     """Write every variant file into ``work`` (existing files are kept)."""
-    from edgeimg.export.calibration import FrameSelection, prepare_batch, sample_frames
-    from edgeimg.export.onnx_export import ExportOptions, export_keras
-    from edgeimg.export.quantize import QuantizeOptions, quantize_int8, read_contract
-    from edgeimg.export.quantize import load_onnx as load
+    from edgeimg.export.calibration import FrameSelection, sample_frames
+    from edgeimg.export.flow import ExportPlan, QuantizePlan, export_model, quantize_model
+    from edgeimg.export.onnx_export import ExportOptions
+    from edgeimg.export.quantize import QuantizeOptions
 
     work.mkdir(parents=True, exist_ok=True)
     frames = sample_frames(pets, FrameSelection.parse("1-600", 100))
 
-    def quantize(fp32: Path, variant: QuantVariant, out: Path) -> None:
-        if out.is_file():
-            return
-        contract = read_contract(load(fp32), str(fp32))
+    def plan(variant: QuantVariant) -> QuantizePlan:
+        # Kept whatever the gate says (force): the bench times every scheme itself.
         options = QuantizeOptions(
             target=variant.target,
             per_channel=variant.per_channel,
@@ -77,19 +78,26 @@ def build(keras_path: Path, onnx_path: Path, work: Path, extras: list[Path], pet
             keep_head_float=variant.keep_head_float,
             debug_images=0,
         )
-        log.info("quantizing %s -> %s", fp32.name, out.name)
-        quantize_int8(fp32, out, prepare_batch(frames, contract), options)
+        return QuantizePlan(options=options, rounds=BUILD_ROUNDS, force=True)
 
     for variant in QUANT_VARIANTS:
-        quantize(onnx_path, variant, work / f"det_{variant.name}.onnx")
+        out = work / f"det_{variant.name}.onnx"
+        if not out.is_file():
+            log.info("quantizing %s -> %s", onnx_path.name, out.name)
+            quantize_model(onnx_path, out, frames, plan(variant))
     nhwc = work / "det_nhwc.onnx"
     if not nhwc.is_file():
-        export_keras(keras_path, nhwc, ExportOptions(layout="NHWC"))
+        export_model(
+            keras_path, nhwc, ExportPlan(ExportOptions(layout="NHWC"), calibration=lambda: frames)
+        )
     for extra in extras:
         fp32 = work / f"{extra.stem}.onnx"
         if not fp32.is_file():
-            export_keras(extra, fp32, ExportOptions())
-        quantize(fp32, QUANT_VARIANTS[0], work / f"{extra.stem}.int8.onnx")
+            export_model(
+                extra, fp32, ExportPlan(calibration=lambda: frames, int8=plan(QUANT_VARIANTS[0]))
+            )
+        elif not (work / f"{extra.stem}.int8.onnx").is_file():
+            quantize_model(fp32, work / f"{extra.stem}.int8.onnx", frames, plan(QUANT_VARIANTS[0]))
 
 
 def rows(

@@ -3,7 +3,7 @@
 A spec is what ``edgeimg.runtime.sources.open_source`` reads (a video file, an image folder,
 ``synthetic:``) or a MOTChallenge sequence folder (``img1/`` or one video inside, beside
 ``gt/gt.txt``). Frames are drawn evenly across the chosen range so calibration sees the whole
-clip, and every frame goes through :func:`edgeimg.runtime.preprocess.prepare`, so quantization
+clip, and every frame goes through the task's ``prepare`` (:func:`edgeimg.runtime.preprocess.prepare`), so quantization
 calibrates on exactly the tensors the runtime will feed.
 """
 
@@ -18,8 +18,8 @@ import numpy as np
 
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.preprocess import prepare
 from edgeimg.runtime.sources import SourceConfig, open_source
+from edgeimg.runtime.tasks import get_task
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +114,7 @@ def prepare_batch(images: Iterable[np.ndarray], contract: ModelContract) -> np.n
             f"calibration data: expected colour images for this "
             f"{contract.color_order.value} model, got {gray} grayscale images"
         )
+    prepare = get_task(contract.task).prepare
     return np.concatenate([prepare(image, contract)[0] for image in images], axis=0)
 
 

@@ -1,4 +1,9 @@
-"""Latency of two ONNX models measured side by side, interleaved in one run (onnxruntime CPU)."""
+"""Latency of two ONNX models measured side by side, interleaved in one run.
+
+Both models run on the runtime's own onnxruntime backend (:func:`edgeimg.runtime.backends.
+create_backend`, CPU), with the session options the runtime deploys (graph optimisation ALL,
+no spinning between runs), so the numbers are those a device would see.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from edgeimg.runtime.backends import create_backend
 from edgeimg.runtime.errors import EdgeimgError
 
 
@@ -33,25 +39,18 @@ def interleaved_latency(
     Each round runs both models, swapping which goes first, so drift in machine load hits
     both equally.
     """
-    import onnxruntime as ort
-
     if rounds < 1:
         raise EdgeimgError(f"latency rounds: expected >= 1, got {rounds}")
-    options = ort.SessionOptions()
-    if threads:
-        options.intra_op_num_threads = threads
-    sessions = [
-        ort.InferenceSession(str(p), options, providers=["CPUExecutionProvider"]) for p in paths
-    ]
-    feeds = [{s.get_inputs()[0].name: x} for s, x in zip(sessions, samples, strict=True)]
+    backends = [create_backend(p, "onnxruntime", threads=threads) for p in paths]
+    feeds = [{b.inputs[0].name: x} for b, x in zip(backends, samples, strict=True)]
     for _ in range(warmup):
-        for session, feed in zip(sessions, feeds, strict=True):
-            session.run(None, feed)
+        for backend, feed in zip(backends, feeds, strict=True):
+            backend.run(feed)
     times: list[list[float]] = [[], []]
     for r in range(rounds):
         for k in (0, 1) if r % 2 == 0 else (1, 0):
             start = time.perf_counter()
-            sessions[k].run(None, feeds[k])
+            backends[k].run(feeds[k])
             times[k].append((time.perf_counter() - start) * 1e3)
     first, second = (
         Latency(float(np.median(t)), float(np.percentile(t, 90)), len(t)) for t in times

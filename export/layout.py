@@ -15,7 +15,7 @@ import numpy as np
 from edgeimg.export.latency import Latency, interleaved_latency
 from edgeimg.export.onnx_export import DEFAULT_OPSET, ExportOptions, export_keras
 from edgeimg.runtime.contract import Layout
-from edgeimg.runtime.preprocess import prepare
+from edgeimg.runtime.tasks import get_task
 
 
 @dataclass(frozen=True)
@@ -47,7 +47,9 @@ def compare_layouts(
             )
             for layout in layouts
         ]
-        samples = tuple(prepare(image_bgr, r.contract)[0] for r in results)
+        samples = tuple(
+            get_task(r.contract.task).prepare(image_bgr, r.contract)[0] for r in results
+        )
         timings = interleaved_latency(
             (results[0].path, results[1].path), samples, rounds=rounds, threads=threads
         )

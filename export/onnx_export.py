@@ -24,16 +24,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from edgeimg import __version__
-from edgeimg.export.atomic import atomic_output, check_destination
 from edgeimg.export.graph_passes import fold_input_scale, fold_nearest_upsampling
-from edgeimg.export.keras_file import read_contract
-from edgeimg.runtime.contract import Layout, ModelContract, Task
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.export.keras_file import call_model, load_keras, output_order, read_contract
+from edgeimg.runtime.atomic import atomic_output, check_destination
+from edgeimg.runtime.contract import Layout, ModelContract
+from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
 
 if TYPE_CHECKING:
     import keras
     import onnx
 
+    from edgeimg.export.flow import Fp16Result, Int8Result
     from edgeimg.export.parity import ParityReport
 
 # A verification step: (Keras model, exported contract, path of the written ONNX file) -> report;
@@ -59,26 +60,27 @@ class ExportOptions:
     layout: the ONNX input layout (NHWC as in Keras, or NCHW: tf2onnx's ``inputs_as_nchw``
         folds the input Transpose away). opset: ONNX opset, 13..18. simplify: run onnxslim
         (kept when it has fewer nodes), then fold nearest-upsampling chains into ``Resize``
-        (:mod:`edgeimg.export.graph_passes`). tracker_params: ByteTrack settings tuned for
-        this model's scores, recorded in the contract for ``edgeimg track`` (checked names and
-        types: :func:`edgeimg.runtime.tracking.config.settings_from_yaml`).
+        (:mod:`edgeimg.export.graph_passes`). task_params: merged over the contract's
+        ``task_params`` (one level deep: ``{"tracker": {...}}`` updates the tracker settings
+        key by key), e.g. the ByteTrack settings tuned for a detector's scores that
+        ``edgeimg track`` starts from; the task checks names and types when the contract is
+        built.
     """
 
     layout: Layout = DEFAULT_LAYOUT
     opset: int = DEFAULT_OPSET
     simplify: bool = True
-    tracker_params: Mapping[str, Any] = field(default_factory=dict)
+    task_params: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(
-                self, "layout", Layout(str(getattr(self.layout, "value", self.layout)).upper())
-            )
-        except ValueError:
-            raise EdgeimgError(f"layout: expected NHWC or NCHW, got {self.layout!r}") from None
+        object.__setattr__(self, "layout", parse_enum(Layout, self.layout, "layout"))
         low, high = OPSET_RANGE
-        if not low <= int(self.opset) <= high:
+        if isinstance(self.opset, bool) or not isinstance(self.opset, int):
+            raise EdgeimgError(f"opset: expected an integer {low}..{high}, got {self.opset!r}")
+        if not low <= self.opset <= high:
             raise EdgeimgError(f"opset: expected {low}..{high}, got {self.opset}")
+        if not isinstance(self.task_params, Mapping):
+            raise EdgeimgError(f"task_params: expected a mapping, got {self.task_params!r}")
 
 
 @dataclass(frozen=True)
@@ -92,13 +94,16 @@ class GraphStats:
 
 @dataclass(frozen=True)
 class ExportResult:
-    """The written file, its contract, graph size, and the parity report when verified."""
+    """The written file, its contract, graph size, the parity report when verified, and the
+    FP16 and INT8 siblings when :func:`edgeimg.export.export_model` was asked for them."""
 
     path: Path
     contract: ModelContract
     stats: GraphStats
     simplified: bool
     parity: ParityReport | None = None
+    fp16: Fp16Result | None = None
+    int8: Int8Result | None = None
 
 
 def file_sha256(path: str | Path) -> str:
@@ -107,90 +112,6 @@ def file_sha256(path: str | Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def load_keras(keras_path: str | Path) -> tuple[keras.Model, ModelContract]:
-    """The Keras model (loaded with ``safe_mode=True``) and the contract stored beside it.
-
-    The contract is read first, so a ``.keras`` file that is not an edgeimg model is rejected
-    with a message naming what is missing before TensorFlow is even imported.
-    """
-    contract = read_contract(keras_path)
-    import keras
-
-    try:
-        model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
-    except Exception as exc:  # Keras raises ValueError, TypeError, OSError, KeyError...
-        raise EdgeimgError(
-            f"cannot load Keras model {keras_path}: {type(exc).__name__}: {first_line(exc)}"
-        ) from None
-    check_model_matches_contract(model, contract, str(keras_path))
-    return model, contract
-
-
-def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else ""
-
-
-def check_model_matches_contract(model: keras.Model, contract: ModelContract, source: str) -> None:
-    """Raise when the model's input or outputs disagree with its contract."""
-    if len(model.inputs) != 1:
-        raise EdgeimgError(f"{source}: expected a model with 1 input, got {len(model.inputs)}")
-    shape = tuple(model.inputs[0].shape[1:])
-    expected = (*contract.input_size, contract.channels)
-    if len(shape) != 3 or any(
-        s is not None and s != e for s, e in zip(shape, expected, strict=True)
-    ):
-        raise EdgeimgError(
-            f"{source}: model input (H, W, C) = {shape} does not match the contract's {expected}"
-        )
-    names = contract.output_names
-    if len(model.outputs) != len(names):
-        raise EdgeimgError(
-            f"{source}: contract names {len(names)} outputs {list(names)}, "
-            f"the model has {len(model.outputs)}"
-        )
-    channels = {
-        name: int(t.shape[-1])
-        for name, t in zip(output_order(model, contract), model.outputs, strict=True)
-    }
-    classes = len(contract.class_names)
-    if contract.task is Task.DETECT:
-        wanted = {"heatmap": classes, "boxes": 4}
-    else:
-        wanted = {names[0]: classes}
-    for name, count in wanted.items():
-        if name in channels and channels[name] != count:
-            raise EdgeimgError(
-                f"{source}: output {name!r} has {channels[name]} channels, expected {count} "
-                f"({len(contract.class_names)} classes in the contract)"
-            )
-
-
-def output_order(model: keras.Model, contract: ModelContract) -> tuple[str, ...]:
-    """Contract output name of each Keras output, in the model's output order.
-
-    Outputs are matched by name when the Keras output names are the contract's names, else by
-    position (the contract lists them in the model's order).
-    """
-    keras_names = tuple(model.output_names)
-    if set(keras_names) == set(contract.output_names):
-        return keras_names
-    return contract.output_names
-
-
-def call_model(model: keras.Model, batch: object, contract: ModelContract) -> dict[str, object]:
-    """Run the Keras model; its outputs keyed by contract output name.
-
-    Handles the three shapes Keras returns: a dict (keyed by output name), a list, one tensor.
-    """
-    outputs = model(batch, training=False)
-    if isinstance(outputs, dict):
-        return {name: outputs[name] for name in contract.output_names}
-    if not isinstance(outputs, (list, tuple)):
-        outputs = [outputs]
-    return dict(zip(output_order(model, contract), outputs, strict=True))
 
 
 def keras_to_onnx(
@@ -270,7 +191,7 @@ def finish(proto: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:
     set_metadata(proto, contract.to_metadata())
     proto.producer_name = "edgeimg"
     proto.producer_version = __version__
-    proto.doc_string = f"edgeimg {contract.task.value} model ({contract.decoder} decoder)"
+    proto.doc_string = f"edgeimg {contract.task} model ({contract.decoder or 'default'} decoder)"
     try:
         onnx.checker.check_model(proto, full_check=True)
         inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=True)
@@ -279,13 +200,26 @@ def finish(proto: onnx.ModelProto, contract: ModelContract) -> onnx.ModelProto:
     return inferred
 
 
+def merged_task_params(base: Mapping[str, Any], update: Mapping[str, Any]) -> dict[str, Any]:
+    """``update`` over ``base``, merging mapping values one level deep."""
+    merged = dict(base)
+    for key, value in update.items():
+        old = merged.get(key)
+        if isinstance(old, Mapping) and isinstance(value, Mapping):
+            merged[key] = {**old, **value}
+        else:
+            merged[key] = value
+    return merged
+
+
 def exported_contract(
     contract: ModelContract, keras_path: str | Path, options: ExportOptions
 ) -> ModelContract:
+    """The contract written into the ONNX file (checked by its task as it is built)."""
     return replace(
         contract,
         layout=options.layout,
-        tracker_params={**contract.tracker_params, **options.tracker_params},
+        task_params=merged_task_params(contract.task_params, options.task_params),
         edgeimg_version=__version__,
         source_sha256=file_sha256(keras_path),
     )
@@ -306,8 +240,8 @@ def export_keras(
 
     options = options or ExportOptions()
     check_destination(onnx_path)
-    model, contract = load_keras(keras_path)
-    contract = exported_contract(contract, keras_path, options)
+    contract = exported_contract(read_contract(keras_path), keras_path, options)
+    model, _ = load_keras(keras_path)
     proto = keras_to_onnx(model, contract, options)
     simplified = False
     if options.simplify:
@@ -329,3 +263,17 @@ def export_keras(
         if verify is not None:
             parity = verify(model, contract, tmp)
     return ExportResult(Path(onnx_path), contract, stats, simplified, parity)
+
+
+__all__ = [
+    "DEFAULT_LAYOUT",
+    "DEFAULT_OPSET",
+    "ExportOptions",
+    "ExportResult",
+    "GraphStats",
+    "call_model",
+    "export_keras",
+    "file_sha256",
+    "load_keras",
+    "output_order",
+]

@@ -1,45 +1,42 @@
 """The parity gate: the exported ONNX model must give Keras's answers on real inputs.
 
-Both models run on the same prepared frames (the runtime's preprocessing). Each output is
-compared elementwise with ``|onnx - keras| <= atol + rtol * |keras|`` (numpy's ``allclose``),
-and the task's own answer is compared too: top-1 class for classifiers; for detectors both
-outputs are decoded with the runtime's decoder and the boxes matched (same class, IoU >= 0.5),
-with the score difference of matched boxes.
+Both models run on the same prepared frames (the runtime's preprocessing); the ONNX file runs
+on the runtime's own onnxruntime backend. Each output is compared elementwise with
+``|onnx - keras| <= atol + rtol * |keras|`` (numpy's ``allclose``), and the task's own answer
+is compared too (the export task's ``agreement``: top-1 class for classifiers; for detectors
+both outputs decoded with the runtime's decoder and the boxes matched, with the score
+difference of matched boxes).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from edgeimg.runtime.boxes import iou_matrix
-from edgeimg.runtime.contract import Layout, ModelContract, Task
-from edgeimg.runtime.detections import Detections
+from edgeimg.export.keras_file import call_model
+from edgeimg.export.tasks import Agreement, get_export_task
+from edgeimg.runtime.backends import create_backend
+from edgeimg.runtime.contract import Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.preprocess import Transform
 
 if TYPE_CHECKING:
     import keras
 
 log = logging.getLogger(__name__)
 
-# (outputs of one image in output_names order, transform) -> Detections
-Decode = Callable[[Sequence[np.ndarray], Transform], Detections]
-
-MATCH_IOU = 0.5
-# Detectors are compared on boxes down to this score (below the runtime's usual 0.1), so that
-# even a barely trained model has boxes to match.
-PARITY_SCORE_THRESHOLD = 0.05
 BATCH = 16
 
 
 class ParityError(EdgeimgError):
-    """The exported model does not agree with the Keras model."""
+    """The exported model does not agree with the Keras model; ``report`` says where."""
+
+    def __init__(self, message: str, report: ParityReport | None = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 @dataclass(frozen=True)
@@ -47,8 +44,9 @@ class Tolerance:
     """Limits of the gate.
 
     atol, rtol: per element, ``|onnx - keras| <= atol + rtol * |keras|``.
-    min_agreement: the least fraction of images (classifiers: same top-1) or of boxes
-        (detectors: matched) that must agree. max_score_diff: detectors, matched boxes.
+    min_agreement: the least fraction of the task's items (images with the same top-1, boxes
+        matched) that must agree. max_score_diff: the largest score difference of matched items
+        (tasks that compare scores).
     """
 
     atol: float = 1e-4
@@ -79,30 +77,31 @@ class OutputDiff:
 
 @dataclass(frozen=True)
 class ParityReport:
-    """Result of the gate on ``images`` inputs.
+    """Result of the gate on ``images`` inputs: each output, and the task's agreement."""
 
-    agreement: fraction of images with the same top-1 (classify) or of boxes matched
-    (detect). score_diff: detectors, largest score difference of matched boxes.
-    """
-
-    task: Task
+    task: str
     images: int
     outputs: tuple[OutputDiff, ...]
-    agreement: float
-    boxes: int
-    score_diff: float
+    agreement: Agreement
     tolerance: Tolerance
+
+    def problems(self) -> list[str]:
+        """What failed (empty: the gate passed)."""
+        tol, agreement = self.tolerance, self.agreement
+        bad = [o.name for o in self.outputs if not o.passed]
+        if agreement.fraction < tol.min_agreement:
+            bad.append(f"{agreement.what} {agreement.fraction:.1%}")
+        if agreement.score_diff is not None and agreement.score_diff > tol.max_score_diff:
+            bad.append(f"score diff {agreement.score_diff:.3g}")
+        return bad
 
     @property
     def passed(self) -> bool:
-        task_ok = self.agreement >= self.tolerance.min_agreement
-        if self.task is Task.DETECT:
-            task_ok = task_ok and self.score_diff <= self.tolerance.max_score_diff
-        return task_ok and all(o.passed for o in self.outputs)
+        return not self.problems()
 
     def summary(self) -> str:
         """One line per output plus the task's agreement, for logs and errors."""
-        tol = self.tolerance
+        tol, agreement = self.tolerance, self.agreement
         lines = [
             f"parity on {self.images} images (atol {tol.atol:g}, rtol {tol.rtol:g}): "
             + ("passed" if self.passed else "FAILED")
@@ -112,27 +111,30 @@ class ParityReport:
                 f"  {out.name}: max abs diff {out.max_abs:.3g}, max rel diff {out.max_rel:.3g}"
                 f" {'ok' if out.passed else 'OUT OF TOLERANCE'}"
             )
-        if self.task is Task.DETECT:
-            lines.append(
-                f"  boxes matched {self.agreement:.2%} of {self.boxes} (min "
-                f"{tol.min_agreement:.0%}), max score diff {self.score_diff:.3g} "
-                f"(max {tol.max_score_diff:g})"
-            )
-        else:
-            lines.append(f"  top-1 agreement {self.agreement:.2%} (min {tol.min_agreement:.0%})")
+        line = (
+            f"  {agreement.what} {agreement.fraction:.2%} of {agreement.items} "
+            f"(min {tol.min_agreement:.0%})"
+        )
+        if agreement.score_diff is not None:
+            line += f", max score diff {agreement.score_diff:.3g} (max {tol.max_score_diff:g})"
+        lines.append(line)
         return "\n".join(lines)
 
     def to_dict(self) -> dict[str, object]:
         return {
             "passed": self.passed,
+            "task": self.task,
             "images": self.images,
             "outputs": {
                 o.name: {"max_abs": o.max_abs, "max_rel": o.max_rel, "passed": o.passed}
                 for o in self.outputs
             },
-            "agreement": self.agreement,
-            "boxes": self.boxes,
-            "score_diff": self.score_diff,
+            "agreement": {
+                "what": self.agreement.what,
+                "fraction": self.agreement.fraction,
+                "items": self.agreement.items,
+                "score_diff": self.agreement.score_diff,
+            },
             "tolerance": {
                 "atol": self.tolerance.atol,
                 "rtol": self.tolerance.rtol,
@@ -154,58 +156,31 @@ def compare_output(name: str, got: np.ndarray, ref: np.ndarray, tol: Tolerance) 
     return OutputDiff(name, float(diff.max(initial=0.0)), max_rel, passed)
 
 
-def top1_agreement(got: np.ndarray, ref: np.ndarray) -> float:
-    """Fraction of rows of (N, C) scores with the same argmax."""
-    return float(np.mean(got.argmax(axis=-1) == ref.argmax(axis=-1))) if len(ref) else 1.0
-
-
-def match_detections(got: Detections, ref: Detections) -> tuple[int, int, float]:
-    """(matched, total, max score diff): greedy same-class matching at IoU >= 0.5.
-
-    total is the larger of the two counts, so a box found by one model only counts against
-    agreement either way.
-    """
-    total = max(len(got), len(ref))
-    if not len(got) or not len(ref):
-        return 0, total, 0.0
-    iou = iou_matrix(ref.xyxy, got.xyxy)
-    iou[ref.class_id[:, None] != got.class_id[None, :]] = 0.0
-    matched, worst = 0, 0.0
-    for i in np.argsort(-ref.confidence):
-        j = int(iou[i].argmax())
-        if iou[i, j] >= MATCH_IOU:
-            matched += 1
-            worst = max(worst, abs(float(got.confidence[j]) - float(ref.confidence[i])))
-            iou[:, j] = 0.0
-    return matched, total, worst
-
-
 def run_keras(
     model: keras.Model, batch_nhwc: np.ndarray, contract: ModelContract
-) -> list[np.ndarray]:
-    """Keras outputs in ``contract.output_names`` order for a (N, H, W, C) float32 batch."""
-    from edgeimg.export.onnx_export import call_model
-
-    chunks: list[list[np.ndarray]] = []
-    for start in range(0, len(batch_nhwc), BATCH):
-        outputs = call_model(model, batch_nhwc[start : start + BATCH], contract)
-        chunks.append([np.asarray(outputs[name]) for name in contract.output_names])
-    return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
+) -> dict[str, np.ndarray]:
+    """Keras outputs by contract output name for a (N, H, W, C) float32 batch."""
+    chunks: list[dict[str, object]] = [
+        call_model(model, batch_nhwc[start : start + BATCH], contract)
+        for start in range(0, len(batch_nhwc), BATCH)
+    ]
+    return {
+        name: np.concatenate([np.asarray(c[name]) for c in chunks])
+        for name in contract.output_names
+    }
 
 
 def run_onnx(
-    onnx_path: str | Path, batch: np.ndarray, output_names: Sequence[str]
-) -> list[np.ndarray]:
-    """onnxruntime (CPU) outputs named ``output_names`` for a batch in the model's layout."""
-    import onnxruntime as ort
-
-    session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
-    name = session.get_inputs()[0].name
+    onnx_path: str | Path, batch: np.ndarray, threads: int | None = None
+) -> dict[str, np.ndarray]:
+    """Every output by name for a batch in the model's layout, on the runtime's onnxruntime
+    backend (CPU)."""
+    backend = create_backend(onnx_path, "onnxruntime", threads=threads)
+    name = backend.inputs[0].name
     chunks = [
-        session.run(list(output_names), {name: batch[start : start + BATCH]})
-        for start in range(0, len(batch), BATCH)
+        backend.run({name: batch[start : start + BATCH]}) for start in range(0, len(batch), BATCH)
     ]
-    return [np.concatenate(parts) for parts in zip(*chunks, strict=True)]
+    return {key: np.concatenate([c[key] for c in chunks]) for key in chunks[0]}
 
 
 def check_parity(
@@ -214,44 +189,23 @@ def check_parity(
     contract: ModelContract,
     batch: np.ndarray,
     tolerance: Tolerance | None = None,
-    decode: Decode | None = None,
+    threads: int | None = None,
 ) -> ParityReport:
     """Compare Keras and the ONNX file on ``batch`` (prepared per ``contract``, ONNX layout).
 
-    model: the Keras model, outputs in ``contract.output_names`` order. decode: detectors, the
-    runtime's decoder (default: the one ``contract.decoder`` names, scores down to 0.05).
+    model: the Keras model. The task-level comparison is the contract's export task's
+    ``agreement``.
     """
     tolerance = tolerance or Tolerance()
+    if len(batch) == 0:
+        raise EdgeimgError("parity: expected at least one image, got none")
     batch_nhwc = batch.transpose(0, 2, 3, 1) if contract.layout is Layout.NCHW else batch
     ref = run_keras(model, np.ascontiguousarray(batch_nhwc), contract)
-    got = run_onnx(onnx_path, batch, contract.output_names)
+    got = run_onnx(onnx_path, batch, threads)
     diffs = tuple(
-        compare_output(name, g, r, tolerance)
-        for name, g, r in zip(contract.output_names, got, ref, strict=True)
+        compare_output(name, got[name], ref[name], tolerance) for name in contract.output_names
     )
-    boxes, score_diff = 0, 0.0
-    if contract.task is Task.DETECT:
-        decode = decode or runtime_decoder(contract, PARITY_SCORE_THRESHOLD)
-        identity = Transform.identity(contract.input_size)
-        matched = 0
-        for i in range(len(batch)):
-            one = decode([o[i : i + 1] for o in got], identity)
-            reference = decode([o[i : i + 1] for o in ref], identity)
-            m, total, worst = match_detections(one, reference)
-            matched, boxes, score_diff = matched + m, boxes + total, max(score_diff, worst)
-        agreement = matched / boxes if boxes else 1.0
-    else:
-        agreement = top1_agreement(got[0], ref[0])
-    report = ParityReport(contract.task, len(batch), diffs, agreement, boxes, score_diff, tolerance)
+    agreement = get_export_task(contract.task).agreement(got, ref, contract)
+    report = ParityReport(contract.task, len(batch), diffs, agreement, tolerance)
     log.debug("%s", report.summary())
     return report
-
-
-def runtime_decoder(contract: ModelContract, score_threshold: float | None = None) -> Decode:
-    """The decoder the runtime uses for this contract (optionally with another threshold)."""
-    from edgeimg.runtime.decoders import create_decoder
-
-    if score_threshold is not None:
-        params = {**contract.decoder_params, "score_threshold": score_threshold}
-        contract = replace(contract, decoder_params=params)
-    return create_decoder(contract)

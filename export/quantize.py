@@ -14,10 +14,9 @@ Types per target (onnxruntime's guidance):
 - ``cpu-arm``, ``tensorrt``: S8S8 symmetric (int8 activations and weights, zero points 0),
   which TensorRT requires and ARM's int8 dot products run natively.
 
-By default a detector's head stays in float (the last convolution of each output and what
-follows it): int8 steps there cost accuracy (a sigmoid heatmap's low scores, box distances) and
-save almost no time. Classifiers are quantized whole: on the Fashion-MNIST CNN every float
-island (softmax, stem) added Q/DQ boundaries that made INT8 measurably slower.
+By default the nodes the model's export task names stay in float (``ExportTask.float_nodes``:
+a detector's head, the last convolution of each output and what follows it, where int8 steps
+cost accuracy and save almost no time); classifiers are quantized whole.
 """
 
 from __future__ import annotations
@@ -43,10 +42,11 @@ from onnxruntime.quantization import (
 )
 from onnxruntime.quantization import CalibrationMethod as OrtMethod
 
-from edgeimg.export.atomic import atomic_output, check_destination
 from edgeimg.export.calibration import check_batch_shape
-from edgeimg.runtime.contract import ModelContract, Task
-from edgeimg.runtime.errors import EdgeimgError, parse_enum
+from edgeimg.export.tasks import get_export_task
+from edgeimg.runtime.atomic import atomic_output, check_destination
+from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
 
 if TYPE_CHECKING:
     import onnx
@@ -54,7 +54,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 QUANT_METADATA_KEY = "quantization"  # outside the edgeimg. prefix: not part of the contract
-HEAD_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 
 
 class CalibrationMethod(str, Enum):
@@ -75,8 +74,9 @@ class QuantizeOptions:
 
     target: chooses the int8 types (see the module docstring). method: calibration.
     percentile: for the percentile method, the share of values kept (90 < p <= 100).
-    per_channel: one scale per output channel of each weight. keep_head_float: leave a
-    detector's head in float (see :func:`head_nodes`). exclude: more node names to keep in float.
+    per_channel: one scale per output channel of each weight. keep_head_float: leave the nodes
+    the task keeps in float (a detector's head) in float. exclude: more node names to keep in
+    float.
     reduce_range: 7-bit weights; None decides from the target and the CPU.
     debug_images: how many calibration images the per-tensor error analysis runs on (0: skip).
     """
@@ -167,22 +167,6 @@ def quant_scheme(options: QuantizeOptions, has_vnni: bool) -> QuantScheme:
     return QuantScheme("QInt8", "QInt8", True, True, False)
 
 
-def head_nodes(proto: onnx.ModelProto) -> list[str]:
-    """Names of a detector's head nodes: from each output back to and including the first
-    convolution (the head's last layer, its activation, reshapes and transposes)."""
-    producer = {out: node for node in proto.graph.node for out in node.output}
-    names: list[str] = []
-    for output in proto.graph.output:
-        node = producer.get(output.name)
-        while node is not None and node.name not in names:
-            names.append(node.name)
-            if node.op_type in HEAD_OPS:
-                break
-            activations = [i for i in node.input if i in producer]
-            node = producer[activations[0]] if len(activations) == 1 else None
-    return names
-
-
 class ArrayReader(CalibrationDataReader):
     """Feeds a prepared (N, ...) batch to onnxruntime one image at a time (tqdm bar optional)."""
 
@@ -221,7 +205,7 @@ def load_onnx(path: str | Path) -> onnx.ModelProto:
         proto = onnx.load_model(os.fspath(path))
         onnx.checker.check_model(proto)
     except Exception as exc:  # protobuf DecodeError, ValidationError, OSError...
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc) or type(exc).__name__
         raise EdgeimgError(f"{path} is not a valid ONNX model: {message}") from None
     if not proto.graph.node:
         raise EdgeimgError(f"{path} is not a valid ONNX model: the graph has no nodes")
@@ -232,6 +216,17 @@ def onnx_contract(proto: onnx.ModelProto, source: str) -> ModelContract:
     """The edgeimg contract in an ONNX model's metadata."""
     metadata = {p.key: p.value for p in proto.metadata_props}
     return ModelContract.from_metadata(metadata, source)
+
+
+def read_onnx_contract(path: str | Path) -> ModelContract:
+    """The contract of the ONNX file at ``path`` (one-line errors for a bad file or contract)."""
+    return onnx_contract(load_onnx(path), str(path))
+
+
+def input_dims(proto: onnx.ModelProto) -> list[int | str]:
+    """The first input's dimensions: sizes, or names for symbolic ones."""
+    dims = proto.graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims]
 
 
 def quantize_int8(
@@ -257,16 +252,12 @@ def quantize_int8(
         raise EdgeimgError("calibration data: no images")
     if batch.dtype != np.float32:
         raise EdgeimgError(f"calibration data: expected float32 tensors, got {batch.dtype}")
-    dims = proto.graph.input[0].type.tensor_type.shape.dim
-    check_batch_shape(
-        batch,
-        [d.dim_value if d.HasField("dim_value") else d.dim_param for d in dims],
-        f"calibration data for {fp32_path}",
-    )
+    check_batch_shape(batch, input_dims(proto), f"calibration data for {fp32_path}")
     scheme = quant_scheme(options, cpu_has_vnni())
     excluded = list(options.exclude)
-    if options.keep_head_float and contract.task is Task.DETECT:
-        excluded = head_nodes(proto) + excluded
+    if options.keep_head_float:
+        float_nodes = get_export_task(contract.task).float_nodes(proto)
+        excluded = float_nodes + [n for n in excluded if n not in float_nodes]
     known = {node.name for node in proto.graph.node}
     unknown = [name for name in options.exclude if name not in known]
     if unknown:

@@ -13,10 +13,17 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.export.evaluation import Evaluator, session_infer
+from edgeimg.export.evaluation import Evaluator, backend_infer
 from edgeimg.export.latency import Latency, interleaved_latency
 from edgeimg.export.quantize import QuantizeResult
+from edgeimg.runtime.atomic import write_text
 from edgeimg.runtime.errors import EdgeimgError
+
+
+class GateFailed(EdgeimgError):
+    """The quantized model is slower than FP32 or loses more accuracy than the budget."""
+
+    exit_code = 1
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,7 @@ class QuantReport:
         }
 
     def write_json(self, path: str | Path) -> None:
-        from edgeimg.export.atomic import atomic_output
-
-        with atomic_output(path) as tmp:
-            tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        write_text(path, json.dumps(self.to_dict(), indent=2) + "\n", "quantization report")
 
     def table(self) -> str:
         """A readable summary for the terminal."""
@@ -204,8 +208,8 @@ def compare(
     metric = None
     if evaluator is not None:
         metric = evaluator.metric
-        float_score = evaluator(session_infer(float_path, output_names, threads))
-        quant_score = evaluator(session_infer(result.path, output_names, threads))
+        float_score = evaluator(backend_infer(float_path, output_names, threads))
+        quant_score = evaluator(backend_infer(result.path, output_names, threads))
     return QuantReport(
         float_path=str(float_path),
         quant_path=quant_label or str(result.path),

@@ -2,9 +2,15 @@
 
 Importing this package must never import TensorFlow, Keras, tf2onnx or onnx (a test checks it),
 so keep heavy or optional imports inside the functions that need them.
+
+    from edgeimg.runtime import load_model
+    model = load_model("model.onnx")
+    result = model.predict(frame_bgr)   # the task's result: Detections, ClassScores, ...
 """
 
-from edgeimg.runtime.detections import Detections, Frame
 from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.frame import Frame
+from edgeimg.runtime.model import Model, bundled_model_path, load_model
+from edgeimg.runtime.tasks.detect.detections import Detections
 
-__all__ = ["Detections", "EdgeimgError", "Frame"]
+__all__ = ["Detections", "EdgeimgError", "Frame", "Model", "bundled_model_path", "load_model"]

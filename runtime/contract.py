@@ -14,20 +14,16 @@ says mean 0 and std 1 and the runtime's preprocessing is only resize + layout.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 PREFIX = "edgeimg."
-
-
-class Task(str, Enum):
-    CLASSIFY = "classify"
-    DETECT = "detect"
+T = TypeVar("T")
 
 
 class Layout(str, Enum):
@@ -44,27 +40,73 @@ class ColorOrder(str, Enum):
 class ResizeMode(str, Enum):
     LETTERBOX = "letterbox"  # keep aspect ratio, pad with pad_value (boxes mapped back)
     STRETCH = "stretch"  # resize to the input size, ignoring aspect ratio
+    NONE = "none"  # feed the frame at its own size (models with dynamic height and width)
 
 
 class ContractError(EdgeimgError):
     """The model's metadata is missing or inconsistent."""
 
 
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(value)
+    return value
+
+
+def _integer(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(value)
+    return value
+
+
+def _convert(key: str, value: Any, convert: Callable[[Any], T], expected: str) -> T:
+    """``convert(value)``, or a one-line ContractError naming the key, expected vs actual."""
+    try:
+        return convert(value)
+    except (TypeError, ValueError):
+        raise ContractError(f"contract {key}: expected {expected}, got {value!r}") from None
+
+
+def _numbers(kind: Callable[[Any], T]) -> Callable[[Any], tuple[T, ...]]:
+    def convert(value: Any) -> tuple[T, ...]:
+        if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+            raise TypeError(value)
+        if any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in value):
+            raise TypeError(value)
+        return tuple(kind(v) for v in value)
+
+    return convert
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise TypeError(value)
+    return dict(value)
+
+
+def _names(value: Any) -> tuple[str, ...]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise TypeError(value)
+    return tuple(str(v) for v in value)
+
+
 @dataclass(frozen=True)
 class ModelContract:
     """Everything the runtime needs to feed a model and decode its outputs.
 
-    input_size is (height, width). decoder names a decoder in ``edgeimg.runtime.decoders``
-    (``centernet`` for edgeimg detectors, ``softmax`` for classifiers); decoder_params are its
-    parameters (each decoder validates them into its own typed config). output_names lists the
-    ONNX outputs in the order the decoder expects them. tracker_params are ByteTrack settings
-    tuned for this model's score distribution (``ByteTrackConfig`` field names); ``edgeimg
-    track`` starts from them, and a ``--tracker-config`` file overrides them key by key.
+    task names a registered task (``edgeimg.runtime.tasks``: ``detect``, ``classify``, ...);
+    class_names are required where the task has classes. input_size is (height, width) of the
+    image input, None with ``resize: none`` (the model takes any size). decoder names one of
+    the task's decoders (empty: the task's default); decoder_params are its parameters (the
+    decoder validates them into its own typed config). output_names lists the ONNX outputs in
+    the order the decoder reads them. task_params are the task's own typed settings (detect:
+    ``tracker``, the ByteTrack settings tuned for this model's scores), validated by the task
+    when the contract is read.
     """
 
-    task: Task
-    class_names: tuple[str, ...]
-    input_size: tuple[int, int]
+    task: str
+    class_names: tuple[str, ...] = ()
+    input_size: tuple[int, int] | None = None
     channels: int = 3
     layout: Layout = Layout.NHWC
     color_order: ColorOrder = ColorOrder.RGB
@@ -73,14 +115,14 @@ class ModelContract:
     std: tuple[float, ...] = (1.0, 1.0, 1.0)
     resize: ResizeMode = ResizeMode.LETTERBOX
     pad_value: int = 114
-    decoder: str = "centernet"
+    decoder: str = ""
     decoder_params: Mapping[str, Any] = field(default_factory=dict)
     output_names: tuple[str, ...] = ()
-    tracker_params: Mapping[str, Any] = field(default_factory=dict)
+    task_params: Mapping[str, Any] = field(default_factory=dict)
     edgeimg_version: str = ""
     source_sha256: str = ""
 
-    REQUIRED = ("task", "class_names", "input_size")
+    REQUIRED = ("task",)
 
     def __post_init__(self) -> None:
         def enum(cls: type[Enum], name: str) -> None:
@@ -91,22 +133,33 @@ class ModelContract:
             except EdgeimgError as exc:
                 raise ContractError(str(exc)) from None
 
-        enum(Task, "task")
+        def put(name: str, convert: Callable[[Any], Any], expected: str) -> None:
+            object.__setattr__(self, name, _convert(name, getattr(self, name), convert, expected))
+
         enum(Layout, "layout")
         enum(ColorOrder, "color_order")
         enum(ResizeMode, "resize")
-        object.__setattr__(self, "class_names", tuple(str(c) for c in self.class_names))
-        object.__setattr__(self, "input_size", tuple(int(v) for v in self.input_size))
-        object.__setattr__(self, "mean", tuple(float(v) for v in self.mean))
-        object.__setattr__(self, "std", tuple(float(v) for v in self.std))
-        object.__setattr__(self, "output_names", tuple(self.output_names))
-        object.__setattr__(self, "decoder_params", dict(self.decoder_params))
-        object.__setattr__(self, "tracker_params", dict(self.tracker_params))
-        if not self.class_names:
-            raise ContractError("contract class_names: expected at least one class name, got none")
-        if len(self.input_size) != 2 or min(self.input_size) <= 0:
+        put("task", _text, "a task name")
+        put("class_names", _names, "a list of class names")
+        put("channels", _integer, "an integer")
+        put("pad_value", _integer, "an integer")
+        put("mean", _numbers(float), "a list of numbers")
+        put("std", _numbers(float), "a list of numbers")
+        put("output_names", _names, "a list of output names")
+        put("decoder", _text, "a decoder name")
+        put("decoder_params", _mapping, "a mapping of decoder parameters")
+        put("task_params", _mapping, "a mapping of task parameters")
+        put("input_dtype", _text, "float32 or uint8")
+        if self.input_size is not None:
+            put("input_size", _numbers(int), "[height, width] as integers")
+            if len(self.input_size) != 2 or min(self.input_size) <= 0:
+                raise ContractError(
+                    f"contract input_size: expected [height, width] > 0, got {list(self.input_size)}"
+                )
+        elif self.resize is not ResizeMode.NONE:
             raise ContractError(
-                f"contract input_size: expected (height, width) > 0, got {self.input_size}"
+                f"contract input_size: expected [height, width] for resize {self.resize.value} "
+                "(only resize none takes frames at their own size), got none"
             )
         expected_channels = 1 if self.color_order is ColorOrder.GRAY else 3
         if self.channels != expected_channels:
@@ -123,6 +176,9 @@ class ModelContract:
             raise ContractError(
                 f"contract input_dtype: expected float32 or uint8, got {self.input_dtype!r}"
             )
+        from edgeimg.runtime.tasks import get_task  # the registry imports this module
+
+        get_task(self.task).check_contract(self)
 
     # -- serialisation -------------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -152,7 +208,9 @@ class ModelContract:
             raise ContractError(f"{source}: unknown contract keys {', '.join(unknown)}")
         try:
             return cls(**dict(values))
-        except TypeError as exc:
+        except ContractError as exc:
+            if source == "contract":
+                raise
             raise ContractError(f"{source}: {exc}") from None
 
     @classmethod

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import fields
 from enum import Enum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 E = TypeVar("E", bound=Enum)
 
@@ -31,3 +33,32 @@ def parse_enum(cls: type[E], value: object, what: str) -> E:
             return member
     valid = ", ".join(str(m.value) for m in cls)
     raise EdgeimgError(f"{what}: expected one of {valid}, got {value!r}")
+
+
+def first_line(message: object, limit: int = 300) -> str:
+    """The first non-empty line of a library's error message, shortened for a one-line error."""
+    line = next((ln.strip() for ln in str(message).splitlines() if ln.strip()), "")
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
+def typed_params(
+    config_type: type,
+    params: Mapping[str, Any],
+    what: str,
+    error: type[EdgeimgError] = EdgeimgError,
+) -> Any:
+    """A typed config dataclass from a mapping; unknown keys and wrong types are one-line errors.
+
+    ``typed_params(CenterNetConfig, {"strde": 4}, "decoder centernet")`` raises
+    ``decoder centernet: unknown keys strde; valid: stride, score_threshold, ...``.
+    """
+    known = [f.name for f in fields(config_type)]
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise error(f"{what}: unknown keys {', '.join(unknown)}; valid: {', '.join(known)}")
+    try:
+        return config_type(**dict(params))
+    except EdgeimgError as exc:  # the config's own check names the key already
+        raise error(str(exc)) from None
+    except (TypeError, ValueError) as exc:
+        raise error(f"{what}: {first_line(exc)}") from None

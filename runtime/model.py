@@ -1,10 +1,11 @@
-"""A loaded model: contract + backend + decoder, with the stage-split calls the pipeline times.
+"""A loaded model: contract + backend + the task's decoder, with the stage-split calls the
+pipeline times. One method for every task::
 
-model = load_model("person.onnx", backend="onnxruntime", device="auto")
-detections = model.predict(frame_bgr)                  # or, stage by stage:
-tensor, transform = model.preprocess(frame_bgr)
-outputs = model.infer(tensor)
-detections = model.decode(outputs, transform)
+    model = load_model("person.onnx", backend="onnxruntime", device="auto")
+    result = model.predict(frame_bgr)        # Detections, ClassScores, ... (the task's type)
+    feeds, transform = model.preprocess(frame_bgr)   # or, stage by stage
+    outputs = model.infer(feeds)
+    result = model.decode(outputs, transform)
 """
 
 from __future__ import annotations
@@ -17,82 +18,59 @@ from typing import Any
 
 import numpy as np
 
-from edgeimg.runtime.backends import (
-    Backend,
-    BackendKind,
-    Device,
-    TensorRTOptions,
-    create_backend,
-)
+from edgeimg.runtime.backends import Backend, Device, TensorRTOptions, create_backend
 from edgeimg.runtime.backends.base import TensorSpec, check_model_file
-from edgeimg.runtime.contract import ContractError, Layout, ModelContract, Task
-from edgeimg.runtime.decoders import Decoder, create_decoder
-from edgeimg.runtime.decoders.base import DecoderError
-from edgeimg.runtime.detections import Detections
-from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.preprocess import Transform, prepare
+from edgeimg.runtime.contract import ContractError, Layout, ModelContract
+from edgeimg.runtime.decoder import Decoder, DecoderError
+from edgeimg.runtime.preprocess import Transform
+from edgeimg.runtime.tasks import TaskSpec, get_task
 
 log = logging.getLogger(__name__)
-
-DECODER_TASKS = {"centernet": Task.DETECT, "softmax": Task.CLASSIFY}
 
 
 class Model:
     """An ONNX model ready to run on BGR frames. Build it with :func:`load_model`."""
 
-    def __init__(self, path: Path, contract: ModelContract, backend: Backend, decoder: Decoder):
+    def __init__(
+        self, path: Path, contract: ModelContract, backend: Backend, task: TaskSpec
+    ) -> None:
         self.path = path
         self.contract = contract
         self.backend = backend
-        self.decoder = decoder
-        names = [spec.name for spec in backend.outputs]
-        wanted = contract.output_names or decoder.default_output_names
-        self._output_order = [names.index(name) for name in wanted]
-        self._reorder = self._output_order != list(range(len(names)))
+        self.task = task
+        self.decoder: Decoder = task.decoder_type(contract).from_contract(contract)
+        self.input_name = backend.inputs[0].name
+        self.output_names = contract.output_names or self.decoder.default_output_names
 
     def __repr__(self) -> str:
+        size = "any size" if self.contract.input_size is None else self.contract.input_size
         return (
-            f"Model({self.path.name}, task={self.contract.task.value}, "
-            f"input={self.contract.input_size}, {self.backend.description})"
+            f"Model({self.path.name}, task={self.contract.task}, input={size}, "
+            f"{self.backend.description})"
         )
 
-    def preprocess(self, image_bgr: np.ndarray) -> tuple[np.ndarray, Transform]:
-        """(H, W, 3) uint8 BGR frame -> (input tensor (1, ...), Transform)."""
-        return prepare(image_bgr, self.contract)
+    def preprocess(self, image_bgr: np.ndarray) -> tuple[dict[str, np.ndarray], Transform]:
+        """(H, W, 3) uint8 BGR frame -> (the model's input tensors by name, Transform)."""
+        tensor, transform = self.task.prepare(image_bgr, self.contract)
+        return {self.input_name: tensor}, transform
 
-    def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
-        """Input tensor -> the outputs the decoder reads, in the contract's output order."""
-        outputs = self.backend.run(tensor)
-        if self._reorder:
-            outputs = [outputs[i] for i in self._output_order]
-        return outputs
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Input tensors by name -> every output by name."""
+        return self.backend.run(feeds)
 
-    def decode(
-        self, outputs: list[np.ndarray], transform: Transform
-    ) -> Detections | tuple[np.ndarray, np.ndarray]:
-        """Outputs of :meth:`infer` -> Detections (detectors) or (class_ids, probs) (classifiers)."""
-        return self.decoder(outputs, transform)
+    def decode(self, outputs: Mapping[str, np.ndarray], transform: Transform) -> Any:
+        """Outputs of :meth:`infer` -> the task's result in source-image pixels."""
+        return self.decoder([outputs[name] for name in self.output_names], transform)
 
-    def predict(self, image_bgr: np.ndarray) -> Detections:
-        """(H, W, 3) uint8 BGR frame -> Detections in that frame's pixels."""
-        if self.contract.task is not Task.DETECT:
-            raise EdgeimgError(
-                f"model {self.path.name} is a classifier: use classify(), not predict()"
-            )
-        tensor, transform = self.preprocess(image_bgr)
-        return self.decoder(self.infer(tensor), transform)
+    def predict(self, image_bgr: np.ndarray) -> Any:
+        """(H, W, 3) uint8 BGR frame -> the task's result (``self.task.result_type``)."""
+        feeds, transform = self.preprocess(image_bgr)
+        return self.decode(self.infer(feeds), transform)
 
-    def classify(self, image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(H, W, 3) uint8 BGR (or (H, W) gray) image -> (class_ids (k,) int64, probs (k,) float32).
 
-        The ``top_k`` most probable classes, most probable first.
-        """
-        if self.contract.task is not Task.CLASSIFY:
-            raise EdgeimgError(
-                f"model {self.path.name} is a detector: use predict(), not classify()"
-            )
-        tensor, transform = self.preprocess(image_bgr)
-        return self.decoder(self.infer(tensor), transform)
+def bundled_model_path() -> Path:
+    """The person detector shipped inside the package (``load_model(bundled_model_path())``)."""
+    return Path(__file__).parent / "assets" / "person_detector.onnx"
 
 
 def resolve_contract(
@@ -104,18 +82,19 @@ def resolve_contract(
     if contract is not None:
         return ModelContract.from_file(contract)
     if not any(key.startswith("edgeimg.") for key in metadata):
-        required = ", ".join(ModelContract.REQUIRED)
         raise ContractError(
-            f"model {path} has no edgeimg metadata (missing keys: {required}); export it with "
-            "`edgeimg export`, or describe it in a JSON/YAML file holding those keys "
-            "(plus layout, color_order, mean, std, resize, decoder, decoder_params, output_names "
-            "as needed) and pass it with --contract FILE (Python: ModelContract.from_file)"
+            f"model {path} has no edgeimg metadata (missing key: task); export it with "
+            "`edgeimg export`, or describe it in a JSON/YAML file (task, class_names, "
+            "input_size, plus layout, color_order, mean, std, resize, decoder, decoder_params, "
+            "output_names as needed) and pass it with --contract FILE "
+            "(Python: ModelContract.from_file)"
         )
     return ModelContract.from_metadata(metadata, f"model {path}")
 
 
-def input_spec_for(contract: ModelContract) -> tuple[int, ...]:
-    height, width = contract.input_size
+def input_shape_for(contract: ModelContract) -> tuple[int | None, ...]:
+    """The image input's shape (batch of one; None where the size is the frame's own)."""
+    height, width = contract.input_size or (None, None)
     if contract.layout is Layout.NCHW:
         return (1, contract.channels, height, width)
     return (1, height, width, contract.channels)
@@ -123,16 +102,18 @@ def input_spec_for(contract: ModelContract) -> tuple[int, ...]:
 
 def check_input(contract: ModelContract, spec: TensorSpec) -> None:
     """Refuse a contract whose input (size, channels, layout, dtype) differs from the model's."""
-    expected = input_spec_for(contract)
+    expected = input_shape_for(contract)
     shape_ok = len(spec.shape) == 4 and all(
-        got is None or got == want for got, want in zip(spec.shape, expected, strict=True)
+        got is None or want is None or got == want
+        for got, want in zip(spec.shape, expected, strict=True)
     )
     if not shape_ok or spec.dtype != contract.input_dtype:
+        dims = ", ".join("?" if d is None else str(d) for d in expected)
+        size = contract.input_size or "any"
         raise ContractError(
-            f"model input {spec.name}: the contract (input_size {contract.input_size}, "
-            f"{contract.channels} channels, {contract.layout.value}, {contract.input_dtype}) expects "
-            f"({', '.join(map(str, expected))}) {contract.input_dtype}, the model declares "
-            f"{spec.describe()}"
+            f"model input {spec.name}: the contract (input_size {size}, "
+            f"{contract.channels} channels, {contract.layout.value}, {contract.input_dtype}) "
+            f"expects ({dims}) {contract.input_dtype}, the model declares {spec.describe()}"
         )
 
 
@@ -150,9 +131,15 @@ def check_outputs(
     decoder.check_output_shapes([outputs[names.index(name)].shape for name in wanted])
 
 
+def warmup_input(contract: ModelContract) -> np.ndarray:
+    """A zero tensor of the input's shape (dynamic sizes: 64 x 64)."""
+    shape = tuple(64 if d is None else d for d in input_shape_for(contract))
+    return np.zeros(shape, dtype=contract.input_dtype)
+
+
 def load_model(
     path: str | Path,
-    backend: BackendKind | str = BackendKind.ONNXRUNTIME,
+    backend: str = "onnxruntime",
     device: Device | str = Device.CPU,
     threads: int | None = None,
     contract: ModelContract | str | Path | None = None,
@@ -161,6 +148,8 @@ def load_model(
 ) -> Model:
     """Load an ONNX model, check it against its contract, and warm it up with one run.
 
+    backend: a registered backend name (``onnxruntime``, ``opencv``; see
+        ``edgeimg.runtime.backends.register_backend``).
     contract: a ModelContract or a JSON/YAML file for a model without edgeimg metadata (the
         model's own metadata is used when None).
     decoder_params: overrides of the contract's decoder_params (e.g. ``{"score_threshold": 0.3}``).
@@ -168,22 +157,21 @@ def load_model(
     missing metadata, or outputs that do not match the decoder.
     """
     path = check_model_file(path)
-    kind = BackendKind.parse(backend)
-    runner = create_backend(path, kind, device, threads, tensorrt)
+    runner = create_backend(path, backend, device, threads, tensorrt)
     resolved = resolve_contract(path, runner.metadata, contract)
     if decoder_params:
         resolved = replace(resolved, decoder_params={**resolved.decoder_params, **decoder_params})
-    expected_task = DECODER_TASKS.get(resolved.decoder)
-    if expected_task is not None and expected_task is not resolved.task:
+    task = get_task(resolved.task)
+    if len(runner.inputs) != 1:
+        names = ", ".join(spec.name for spec in runner.inputs)
         raise ContractError(
-            f"contract: decoder {resolved.decoder} expects task {expected_task.value}, "
-            f"got {resolved.task.value}"
+            f"model {path}: task {task.name} feeds one image input, the model has "
+            f"{len(runner.inputs)} ({names})"
         )
-    decoder = create_decoder(resolved)
+    model = Model(path, resolved, runner, task)
     check_input(resolved, runner.inputs[0])
-    check_outputs(resolved, decoder, runner.outputs)
-    model = Model(path, resolved, runner, decoder)
-    warmup = np.zeros(input_spec_for(resolved), dtype=resolved.input_dtype)
-    decoder.check_output_shapes([out.shape for out in model.infer(warmup)])
+    check_outputs(resolved, model.decoder, runner.outputs)
+    outputs = model.infer({model.input_name: warmup_input(resolved)})
+    model.decoder.check_output_shapes([outputs[name].shape for name in model.output_names])
     log.info("model %s runs on %s", path.name, runner.description)
     return model

@@ -1,4 +1,7 @@
-"""The real-time loop: source -> preprocess -> inference -> decode -> track -> draw -> sinks.
+"""The real-time loop: source -> preprocess -> inference -> decode -> stages -> draw -> sinks.
+
+It knows no task: decoding gives the task's result (``Detections``, ``ClassScores``, ...), the
+task's stages (the tracker for detect) turn it into the next one, the annotator draws it.
 
 Every arrow is timed on every frame (see :mod:`edgeimg.runtime.timing`), with the frame's age
 when its result is written: for live sources the time since capture (including the time the
@@ -16,17 +19,16 @@ import logging
 import signal
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from edgeimg.runtime.annotate import Annotator
-from edgeimg.runtime.detections import Detections
 from edgeimg.runtime.sinks import FrameResult, Sink
 from edgeimg.runtime.sources import Source
+from edgeimg.runtime.tasks import Annotator, Stage
 from edgeimg.runtime.timing import StageTimer, TimingSummary
 
 log = logging.getLogger(__name__)
@@ -35,17 +37,11 @@ log = logging.getLogger(__name__)
 class StagedModel(Protocol):
     """What the pipeline needs of a model (``edgeimg.runtime.model.Model`` provides it)."""
 
-    def preprocess(self, image: np.ndarray) -> tuple[np.ndarray, Any]: ...
+    def preprocess(self, image: np.ndarray) -> tuple[dict[str, np.ndarray], Any]: ...
 
-    def infer(self, tensor: np.ndarray) -> list[np.ndarray]: ...
+    def infer(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]: ...
 
-    def decode(self, outputs: list[np.ndarray], transform: Any) -> Detections: ...
-
-
-class Tracker(Protocol):
-    def update(self, detections: Detections, timestamp: float) -> Detections: ...
-
-    def reset(self) -> None: ...
+    def decode(self, outputs: Mapping[str, np.ndarray], transform: Any) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -81,7 +77,7 @@ def run_pipeline(
     source: Source,
     model: StagedModel,
     sinks: Sequence[Sink] = (),
-    tracker: Tracker | None = None,
+    stages: Sequence[Stage] = (),
     annotator: Annotator | None = None,
     config: PipelineConfig | None = None,
 ) -> PipelineResult:
@@ -91,7 +87,8 @@ def run_pipeline(
     """
     config = config or PipelineConfig()
     timer = StageTimer()
-    draw = annotator is not None and any(s.needs_image for s in sinks)
+    # the annotator draws only when a sink shows or writes images
+    drawer = annotator if any(s.needs_image for s in sinks) else None
     interrupted = False
     stopped_by = "end of source"
     clock = time.perf_counter
@@ -111,20 +108,20 @@ def run_pipeline(
                 if frame is None:
                     break
                 read_at = time.monotonic()
-                tensor, transform = model.preprocess(frame.image)
+                feeds, transform = model.preprocess(frame.image)
                 t2 = clock()
-                outputs = model.infer(tensor)
+                outputs = model.infer(feeds)
                 t3 = clock()
-                detections = model.decode(outputs, transform)
+                result = model.decode(outputs, transform)
                 t4 = clock()
-                if tracker is not None:
-                    detections = tracker.update(detections, frame.timestamp)
+                for stage in stages:
+                    result = stage.update(result, frame.timestamp)
                 t5 = clock()
-                annotated = annotator.update(frame.image, detections) if draw else None
+                annotated = drawer.update(frame.image, result) if drawer is not None else None
                 t6 = clock()
-                result = FrameResult(frame, detections, annotated)
+                frame_result = FrameResult(frame, result, annotated)
                 for sink in sinks:
-                    sink.write(result)
+                    sink.write(frame_result)
                 t7 = clock()
                 age = time.monotonic() - (frame.timestamp if source.live else read_at)
                 timer.add(

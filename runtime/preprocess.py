@@ -44,6 +44,30 @@ class Transform:
         np.clip((boxes[:, 1::2] - self.pad_y) / self.scale_y, 0, height, out=out[:, 1::2])
         return out
 
+    def image_to_source(self, image: np.ndarray, nearest: bool = False) -> np.ndarray:
+        """A model output image laid over the model input (a label mask, an upscaled image)
+        -> the same picture over the source frame.
+
+        image: (h', w'[, C]) covering the whole model input at any resolution (h' = k * input
+        height for an x``k`` upscaler, h' = input height for a mask). The padding is cut off
+        and the rest resized to the source's size times the same factor k. ``nearest``: for
+        label masks (no blending of class ids). Returns a new (H*k, W*k[, C]) array.
+        """
+        height, width = self.source_hw
+        input_h = height * self.scale_y + 2 * self.pad_y
+        input_w = width * self.scale_x + 2 * self.pad_x
+        factor_y, factor_x = image.shape[0] / round(input_h), image.shape[1] / round(input_w)
+        top, left = round(self.pad_y * factor_y), round(self.pad_x * factor_x)
+        bottom = top + round(height * self.scale_y * factor_y)
+        right = left + round(width * self.scale_x * factor_x)
+        content = image[top:bottom, left:right]
+        size = (round(width * factor_x), round(height * factor_y))
+        if (content.shape[1], content.shape[0]) == size:
+            cropped: np.ndarray = content.copy()
+            return cropped
+        method = cv2.INTER_NEAREST if nearest else INTERPOLATION
+        return cv2.resize(content, size, interpolation=method)
+
     def boxes_to_input(self, xyxy: np.ndarray) -> np.ndarray:
         """(N, 4) float32 corner boxes in source pixels -> model-input pixels (not clipped)."""
         boxes = np.asarray(xyxy, dtype=np.float32).reshape(-1, 4)
@@ -146,32 +170,37 @@ def prepare(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.ndarray,
 
     image_bgr: (H, W, 3) uint8 BGR (OpenCV's order; (H, W) gray is accepted too).
     Returns a C-contiguous tensor of shape (1, h, w, c) for NHWC or (1, c, h, w) for NCHW,
-    where (h, w) = ``contract.input_size`` and c = ``contract.channels``, in the contract's colour
+    where (h, w) = ``contract.input_size`` (the frame's own size when it is None) and
+    c = ``contract.channels``, in the contract's colour
     order and dtype (float32: ``(pixel - mean) / std`` per channel; uint8: raw pixels), and the
     :class:`Transform` that maps the model's boxes back to this frame.
     """
-    if contract.resize is ResizeMode.LETTERBOX:
+    if contract.input_size is None:  # resize none: the model takes the frame's own size
+        _check_image(image_bgr)
+        resized, transform = image_bgr, Transform.identity(image_bgr.shape[:2])
+    elif contract.resize is ResizeMode.LETTERBOX:
         resized, transform = letterbox(image_bgr, contract.input_size, contract.pad_value)
     else:
         resized, transform = stretch(image_bgr, contract.input_size)
     pixels = to_color_order(resized, contract.color_order)  # (h, w, 3) or (h, w)
     dtype = np.float32 if contract.input_dtype == "float32" else np.uint8
-    height, width = contract.input_size
+    height, width = resized.shape[:2]
     channels = contract.channels
     if contract.layout is Layout.NHWC:
-        tensor = pixels.reshape(1, height, width, channels).astype(dtype)  # the one copy
+        # np.ndarray: float32 or uint8 as the contract says (normalised only when float32)
+        tensor: np.ndarray = pixels.reshape(1, height, width, channels).astype(dtype)  # one copy
         if dtype is np.float32 and _normalises(contract):
             tensor -= np.asarray(contract.mean, np.float32)
             tensor *= 1.0 / np.asarray(contract.std, np.float32)
         return tensor, transform
-    tensor = np.empty((1, channels, height, width), dtype=dtype)
+    planar: np.ndarray = np.empty((1, channels, height, width), dtype=dtype)
     planes = (pixels,) if channels == 1 else cv2.split(pixels)
     for index, plane in enumerate(planes):
-        tensor[0, index] = plane  # writes and converts each channel plane once
+        planar[0, index] = plane  # writes and converts each channel plane once
     if dtype is np.float32 and _normalises(contract):
-        tensor -= np.asarray(contract.mean, np.float32)[:, None, None]
-        tensor *= 1.0 / np.asarray(contract.std, np.float32)[:, None, None]
-    return tensor, transform
+        planar -= np.asarray(contract.mean, np.float32)[:, None, None]
+        planar *= 1.0 / np.asarray(contract.std, np.float32)[:, None, None]
+    return planar, transform
 
 
 def _normalises(contract: ModelContract) -> bool:

@@ -1,4 +1,5 @@
-"""Where results go: an annotated video file, JSON lines, MOTChallenge text, a window.
+"""Where results go: an annotated video or image file, JSON lines, a window, and the formats a
+task adds (MOTChallenge text for detect, CSV for classify: ``TaskSpec.sinks``).
 
 Every sink is a context manager taking one :class:`FrameResult` per frame in ``write``. Options
 are checked when the sink is built (before any work), files are written under a temporary name
@@ -23,13 +24,16 @@ from typing import IO, Any
 import cv2
 import numpy as np
 
-from edgeimg.runtime.detections import Detections, Frame
+from edgeimg.runtime.atomic import check_destination, temporary_path
+from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.mot import MotRecords, format_lines
+from edgeimg.runtime.frame import Frame
 
 log = logging.getLogger(__name__)
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
 
 @dataclass(frozen=True)
@@ -37,13 +41,14 @@ class FrameResult:
     """What the pipeline hands each sink for one frame.
 
     frame: the source frame (image (H, W, 3) uint8 BGR, index, timestamp).
-    detections: the frame's detections (with ``tracker_id`` once tracked).
-    annotated: (H, W, 3) uint8 BGR drawing of the detections on the frame, or None when no
-        sink asked for one.
+    result: the task's result for the frame (``Detections`` with ``tracker_id`` once tracked,
+        ``ClassScores``, ...: ``TaskSpec.result_type``).
+    annotated: (H, W, 3) uint8 BGR drawing of the result on the frame, or None when no sink
+        asked for one.
     """
 
     frame: Frame
-    detections: Detections
+    result: Any
     annotated: np.ndarray | None = None
 
 
@@ -58,8 +63,8 @@ class Sink:
         self.stop_requested = False
         self.frames = 0
 
-    def configure(self, fps: float, class_names: tuple[str, ...]) -> None:
-        """Learn the source's frame rate and the model's class names (before ``open``); sinks
+    def configure(self, fps: float, contract: ModelContract) -> None:
+        """Learn the source's frame rate and the model's contract (before ``open``); sinks
         built before the source and model were opened take their defaults from here.
         """
 
@@ -82,20 +87,7 @@ class Sink:
 
 def check_writable(path: Path, what: str) -> Path:
     """The absolute path, after checking that a file can be created there (EdgeimgError if not)."""
-    path = Path(path).expanduser().absolute()
-    folder = path.parent
-    if path.is_dir():
-        raise EdgeimgError(f"{what} {path}: expected a file name, got a folder")
-    if not folder.is_dir():
-        raise EdgeimgError(f"{what} {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise EdgeimgError(f"{what} {path}: folder {folder} is not writable")
-    return path
-
-
-def temporary_path(path: Path) -> Path:
-    """A hidden name beside ``path`` with the same suffix (writers pick formats by suffix)."""
-    return path.with_name(f".{path.stem}.partial-{os.getpid()}{path.suffix}")
+    return check_destination(path, what)
 
 
 class VideoSink(Sink):
@@ -114,7 +106,7 @@ class VideoSink(Sink):
 
     def __init__(
         self,
-        path: str | os.PathLike,
+        path: str | os.PathLike[str],
         fps: float | None = None,
         codec: str | None = None,
         queue_depth: int = 8,
@@ -132,7 +124,7 @@ class VideoSink(Sink):
             raise EdgeimgError(f"video codec: expected a FourCC of 4 characters, got {codec!r}")
         self.fps: float | None = None
         if fps is not None:
-            self.configure(fps, ())
+            self._set_fps(fps)
         self.size: tuple[int, int] | None = None  # (width, height)
         self._temp = temporary_path(self.path)
         self._writer: cv2.VideoWriter | None = None
@@ -140,7 +132,11 @@ class VideoSink(Sink):
         self._queue_depth = queue_depth
         self._warned_size = False
 
-    def configure(self, fps: float, class_names: tuple[str, ...]) -> None:
+    def configure(self, fps: float, contract: ModelContract) -> None:
+        if self.fps is None:
+            self._set_fps(fps)
+
+    def _set_fps(self, fps: float) -> None:
         if not fps > 0:
             raise EdgeimgError(f"video output fps: expected > 0, got {fps}")
         self.fps = float(fps)
@@ -150,6 +146,8 @@ class VideoSink(Sink):
         height, width = image.shape[:2]
         if self._writer is None:
             self._open_writer(width, height)
+        # _open_writer sets the writer, its encoder thread and the size together
+        assert self._encoder is not None and self.size is not None
         if (width, height) != self.size:
             if not self._warned_size:
                 log.warning(
@@ -166,6 +164,8 @@ class VideoSink(Sink):
 
     def _encode(self, image: np.ndarray) -> None:
         """Runs on the encoder thread."""
+        # close() stops this thread before it releases the writer
+        assert self._writer is not None
         self._writer.write(image)
         self.frames += 1
 
@@ -174,7 +174,7 @@ class VideoSink(Sink):
             log.warning("%s: frame rate unknown, writing at 30 fps", self.path.name)
             self.fps = 30.0
         writer = cv2.VideoWriter(
-            str(self._temp), cv2.VideoWriter_fourcc(*self.codec), self.fps, (width, height)
+            str(self._temp), cv2.VideoWriter.fourcc(*self.codec), self.fps, (width, height)
         )
         if not writer.isOpened():
             writer.release()
@@ -193,7 +193,9 @@ class VideoSink(Sink):
         if self._writer is None:
             return
         try:
-            self._encoder.close()
+            if self._encoder is not None:
+                self._encoder.close()
+                self._encoder = None
         finally:
             self._writer.release()
             self._writer = None
@@ -254,7 +256,7 @@ class TextSink(Sink):
 
     what = "output"
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike[str]) -> None:
         super().__init__()
         self.path = check_writable(Path(path), self.what)
         self._temp = temporary_path(self.path)
@@ -270,10 +272,14 @@ class TextSink(Sink):
                 ) from None
 
     def write(self, result: FrameResult) -> None:
+        self.write_text(self.format(result))
+        self.frames += 1
+
+    def write_text(self, text: str) -> None:
         if self._file is None:
             self.open()
-        self._file.write(self.format(result))
-        self.frames += 1
+        assert self._file is not None
+        self._file.write(text)
 
     def format(self, result: FrameResult) -> str:
         """The text of one frame (whole lines, each ending in a newline)."""
@@ -289,48 +295,108 @@ class TextSink(Sink):
 
 
 class JsonLinesSink(TextSink):
-    """One JSON object per frame and line::
+    """One JSON object per frame and line: ``{"frame": 0, "timestamp": 0.0, ...}`` followed by
+    the task's record of the result (``TaskSpec.record``), e.g. for detect::
 
         {"frame": 0, "timestamp": 0.0, "detections": [{"box": [x1, y1, x2, y2], "score": 0.91,
          "class_id": 0, "class": "person", "track_id": 3}, ...]}
 
-    ``frame`` is the 0-based index in the source, ``timestamp`` its time in seconds, boxes are
-    pixels of the source image, and ``track_id`` is null before tracking or for an untracked box.
+    ``frame`` is the 0-based index in the source, ``timestamp`` its time in seconds, ``name``
+    the file name for image sources; boxes are pixels of the source image.
     """
 
     what = "JSON lines output"
 
-    def __init__(self, path: str | os.PathLike, class_names: tuple[str, ...] = ()) -> None:
+    def __init__(self, path: str | os.PathLike[str], contract: ModelContract | None = None) -> None:
         super().__init__(path)
-        self.class_names = tuple(class_names)
+        self._record: Callable[[Any, tuple[str, ...]], dict[str, Any]] | None = None
+        self.class_names: tuple[str, ...] = ()
+        if contract is not None:
+            self.configure(0.0, contract)
 
-    def configure(self, fps: float, class_names: tuple[str, ...]) -> None:
-        if not self.class_names:
-            self.class_names = tuple(class_names)
+    def configure(self, fps: float, contract: ModelContract) -> None:
+        from edgeimg.runtime.tasks import get_task
+
+        self._record = get_task(contract.task).record
+        self.class_names = contract.class_names
 
     def format(self, result: FrameResult) -> str:
-        return json.dumps(frame_record(result.frame, result.detections, self.class_names)) + "\n"
+        if self._record is None:
+            raise EdgeimgError("JSON lines output: configure() with the model's contract first")
+        return json.dumps(frame_record(result, self._record, self.class_names)) + "\n"
+
+
+class StdoutJsonLines(Sink):
+    """The JSON-lines records of :class:`JsonLinesSink`, printed to standard output (for pipes:
+    ``edgeimg predict m.onnx photos/ | jq .top_k``)."""
+
+    to_stdout = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._record: Callable[[Any, tuple[str, ...]], dict[str, Any]] | None = None
+        self.class_names: tuple[str, ...] = ()
+
+    def configure(self, fps: float, contract: ModelContract) -> None:
+        from edgeimg.runtime.tasks import get_task
+
+        self._record = get_task(contract.task).record
+        self.class_names = contract.class_names
+
+    def write(self, result: FrameResult) -> None:
+        if self._record is None:
+            raise EdgeimgError("JSON lines output: configure() with the model's contract first")
+        sys.stdout.write(json.dumps(frame_record(result, self._record, self.class_names)) + "\n")
+        sys.stdout.flush()
+        self.frames += 1
 
 
 def frame_record(
-    frame: Frame, detections: Detections, class_names: tuple[str, ...] = ()
-) -> dict[str, object]:
+    result: FrameResult,
+    record: Callable[[Any, tuple[str, ...]], dict[str, Any]],
+    class_names: tuple[str, ...] = (),
+) -> dict[str, Any]:
     """The JSON-ready record of one frame (see :class:`JsonLinesSink`)."""
-    tracker_id = detections.tracker_id
-    items = []
-    for i in range(len(detections)):
-        class_id = int(detections.class_id[i])
-        track = None if tracker_id is None or tracker_id[i] < 0 else int(tracker_id[i])
-        items.append(
-            {
-                "box": [round(float(v), 2) for v in detections.xyxy[i]],
-                "score": round(float(detections.confidence[i]), 4),
-                "class_id": class_id,
-                "class": class_names[class_id] if 0 <= class_id < len(class_names) else None,
-                "track_id": track,
-            }
-        )
-    return {"frame": frame.index, "timestamp": round(frame.timestamp, 6), "detections": items}
+    frame = result.frame
+    head: dict[str, Any] = {"frame": frame.index, "timestamp": round(frame.timestamp, 6)}
+    if frame.name:
+        head["name"] = frame.name
+    return {**head, **record(result.result, class_names)}
+
+
+class ImageSink(Sink):
+    """The annotated frame of a single-image source as an image file (format by suffix).
+
+    Written to a temporary name and moved into place, so the path holds the whole image or
+    nothing; a second frame is refused (use a video or a folder source with ``.jsonl``).
+    """
+
+    needs_image = True
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        super().__init__()
+        self.path = check_writable(Path(path), "image output")
+        if self.path.suffix.lower() not in IMAGE_SUFFIXES:
+            raise EdgeimgError(
+                f"image output {self.path}: expected a name ending in "
+                f"{', '.join(IMAGE_SUFFIXES)}, got {self.path.suffix or 'no suffix'!r}"
+            )
+
+    def write(self, result: FrameResult) -> None:
+        if self.frames:
+            raise EdgeimgError(
+                f"image output {self.path}: holds one image, the source has more "
+                "(write a video, .mp4, or JSON lines instead)"
+            )
+        image = result.annotated if result.annotated is not None else result.frame.image
+        temp = temporary_path(self.path)
+        try:
+            if not cv2.imwrite(str(temp), image):
+                raise EdgeimgError(f"cannot write image {self.path}: OpenCV could not encode it")
+            os.replace(temp, self.path)
+        finally:
+            temp.unlink(missing_ok=True)
+        self.frames += 1
 
 
 class WindowSink(Sink):
@@ -378,18 +444,27 @@ class WindowSink(Sink):
             self._open = False
 
 
-class MotSink(TextSink):
-    """MOTChallenge text, ``frame,id,left,top,width,height,conf,-1,-1,-1`` per box, frames
-    1-based (``Frame.index + 1``), as TrackEval and py-motmetrics read it.
+def file_sink(
+    path: str | os.PathLike[str], contract: ModelContract, fps: float | None = None
+) -> Sink:
+    """The sink for an output file, chosen by its suffix: a video (``.mp4`` ...), an image
+    (``.jpg`` ...), JSON lines (``.jsonl``), or a format of the model's task (``.txt``
+    MOTChallenge for detect, ``.csv`` for classify)."""
+    from edgeimg.runtime.tasks import get_task
 
-    Tracked detections without a track (``tracker_id`` -1) are left out; untracked
-    detections (``tracker_id`` None) are written with id -1, as in MOTChallenge's det.txt.
-    """
-
-    what = "MOTChallenge output"
-
-    def format(self, result: FrameResult) -> str:
-        detections = result.detections
-        if detections.tracker_id is not None:
-            detections = detections[detections.tracker_id >= 0]
-        return format_lines(MotRecords.from_detections(result.frame.index + 1, detections))
+    path = Path(path)
+    suffix = path.suffix.lower()
+    task_sinks = get_task(contract.task).sinks
+    if suffix in VIDEO_CODECS:
+        return VideoSink(path, fps)
+    if suffix in IMAGE_SUFFIXES:
+        return ImageSink(path)
+    if suffix in JSON_SUFFIXES:
+        return JsonLinesSink(path, contract)
+    if suffix in task_sinks:
+        return task_sinks[suffix](path, contract)
+    valid = [*VIDEO_CODECS, *IMAGE_SUFFIXES, *JSON_SUFFIXES, *task_sinks]
+    raise EdgeimgError(
+        f"output {path}: expected a name ending in {', '.join(valid)} for a {contract.task} "
+        f"model, got {suffix or 'no suffix'!r}"
+    )

@@ -244,7 +244,7 @@ def _background(c: SceneConfig, rng: np.random.Generator) -> np.ndarray:
     h, w = c.height, c.width
     y = np.linspace(0.0, 1.0, h, dtype=np.float32)[:, None, None]
     base = np.array([118, 124, 128], np.float32) * (0.8 + 0.35 * y)
-    image = np.broadcast_to(base, (h, w, 3)).copy()
+    image: np.ndarray = np.broadcast_to(base, (h, w, 3)).copy()
     texture = cv2.resize(rng.normal(0, 9, (h // 8 + 1, w // 8 + 1)).astype(np.float32), (w, h))
     image += texture[..., None]
     horizon = int(0.22 * h)

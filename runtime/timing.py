@@ -15,7 +15,7 @@ class Stage(str, Enum):
     PREPROCESS = "preprocess"
     INFERENCE = "inference"
     POSTPROCESS = "postprocess"  # decoding the outputs into Detections (peaks, NMS)
-    TRACK = "track"
+    TRACK = "track"  # the task's stages after decoding (the tracker)
     DRAW = "draw"
     WRITE = "write"  # all sinks (video encode, files, window)
 

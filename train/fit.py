@@ -30,8 +30,9 @@ from typing import TYPE_CHECKING
 import keras
 
 from edgeimg.export.keras_file import attach_contract
+from edgeimg.runtime.atomic import atomic_output, write_text
 from edgeimg.runtime.contract import ModelContract
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -61,11 +62,7 @@ def make_strategy(
     On another Keras backend (``KERAS_BACKEND=jax`` on a GPU host without TensorFlow) only
     ``default`` is available and gives None: Keras places the model on the backend's device.
     """
-    try:
-        kind = StrategyKind(kind)
-    except ValueError:
-        valid = ", ".join(k.value for k in StrategyKind)
-        raise EdgeimgError(f"unknown strategy {kind!r}: expected one of {valid}") from None
+    kind = parse_enum(StrategyKind, kind, "strategy")
     if not tensorflow_backend():
         if kind is not StrategyKind.DEFAULT:
             raise EdgeimgError(
@@ -125,7 +122,7 @@ class FitConfig:
         if self.learning_rate <= 0:
             raise EdgeimgError(f"learning rate: expected > 0, got {self.learning_rate}")
         object.__setattr__(self, "checkpoint_dir", Path(self.checkpoint_dir))
-        object.__setattr__(self, "strategy", StrategyKind(self.strategy))
+        object.__setattr__(self, "strategy", parse_enum(StrategyKind, self.strategy, "strategy"))
 
 
 def seed_everything(seed: int) -> None:
@@ -153,27 +150,32 @@ def save_keras(model: keras.Model, path: str | Path, contract: ModelContract) ->
     """Save ``model`` with the contract inside, atomically (temp file in the folder, then move)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.partial.keras")
-    try:
+    with atomic_output(path, "model") as tmp:
         model.save(tmp)
         attach_contract(tmp, contract)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 
-def load_keras(path: str | Path, compile: bool = True) -> keras.Model:
-    """Load a ``.keras`` file with ``safe_mode`` on (edgeimg's losses are registered)."""
-    import edgeimg.train.models.losses  # noqa: F401  (registers the loss classes)
+def check_keras_output(path: str | Path) -> Path:
+    """``path`` as a Path, or a one-line error when it does not name a ``.keras`` file."""
+    if Path(path).suffix != ".keras":
+        raise EdgeimgError(f"output: expected a .keras file name, got {path}")
+    return Path(path)
 
+
+def load_keras(path: str | Path, compile: bool = True) -> keras.Model:
+    """Load a ``.keras`` file with ``safe_mode`` on (every train task's custom objects are
+    registered first)."""
+    from edgeimg.train.tasks import import_keras_objects
+
+    import_keras_objects()  # the tasks' custom losses and layers
     path = Path(path)
     if not path.is_file():
         raise EdgeimgError(f"no such Keras file: {path}")
     try:
         return keras.models.load_model(path, compile=compile, safe_mode=True)
     except (ValueError, OSError, TypeError) as exc:
-        raise EdgeimgError(f"{path}: cannot load the Keras model: {exc}") from None
+        raise EdgeimgError(f"{path}: cannot load the Keras model: {first_line(exc)}") from None
 
 
 def inference_copy(model: keras.Model, build: Callable[[], keras.Model] | None = None):
@@ -231,13 +233,10 @@ class Checkpointer(keras.callbacks.Callback):
         save_keras(self.model, self.folder / LAST, self.contract)
         if value < self.best:
             self.best = value
-            tmp = self.folder / f".{BEST}.partial"
-            shutil.copyfile(self.folder / LAST, tmp)
-            os.replace(tmp, self.folder / BEST)
+            with atomic_output(self.folder / BEST, "checkpoint") as tmp:
+                shutil.copyfile(self.folder / LAST, tmp)
         state = {"epoch": epoch + 1, "best": self.best, "monitor": self.monitor}
-        tmp = self.folder / f".{STATE}.partial"
-        tmp.write_text(json.dumps(state))
-        os.replace(tmp, self.folder / STATE)
+        write_text(self.folder / STATE, json.dumps(state), "checkpoint state")
 
 
 def read_state(folder: Path) -> dict:

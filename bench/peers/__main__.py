@@ -86,7 +86,6 @@ def run(args: argparse.Namespace) -> int:
     from edgeimg.bench.peers.report import peers_payload, peers_table
     from edgeimg.bench.report import plot_distributions, write_json
     from edgeimg.export.keras_file import read_contract
-    from edgeimg.runtime.contract import Task
 
     contract = read_contract(args.model)  # checks the file before TensorFlow starts
     onnx = args.onnx or args.model.with_suffix(".onnx")
@@ -95,10 +94,12 @@ def run(args: argparse.Namespace) -> int:
     plan = RunPlan(warmup=args.warmup, iterations=args.iterations, rounds=args.rounds)
     machine = machine_report()
     print("\n".join(machine_lines(machine)))
-    if contract.task is Task.CLASSIFY:
-        data, calibration = classification_data(args, contract)
-    else:
-        data, calibration = detection_data(args, contract)
+    readers = {"classify": classification_data, "detect": detection_data}
+    if contract.task not in readers:
+        raise EdgeimgError(
+            f"{args.model}: peers compares {' and '.join(readers)} models, got task {contract.task}"
+        )
+    data, calibration = readers[contract.task](args, contract)
     model = load_keras(args.model, args.threads)
     from edgeimg.bench.peers.models import build_runners, run_peers
 
@@ -113,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         "model": str(args.model),
         "peers": peers_payload(result),
     }
-    if args.tracker and contract.task is Task.DETECT:
+    if args.tracker and contract.task == "detect":
         from edgeimg.bench.peers.trackers import (
             DEFAULTS,
             compare_trackers,
@@ -133,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         from edgeimg.bench.footprint import compare_footprint, footprint_table
 
         footprint = compare_footprint(
-            args.model, files.onnx or onnx, data_dir(args) if contract.task is Task.DETECT else None
+            args.model, files.onnx or onnx, data_dir(args) if contract.task == "detect" else None
         )
         print("\n" + footprint_table(footprint))
         payload["footprint"] = [r.to_dict() for r in footprint]

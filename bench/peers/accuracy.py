@@ -69,10 +69,11 @@ def top1(runner: Runner, data: HeldOut) -> float:
 
 def detection_ap50(runner: Runner, data: HeldOut, contract: ModelContract) -> float:
     """AP@0.5 (``edgeimg.train.evaluate.detection_ap``) of the runner's decoded detections."""
-    from edgeimg.runtime.decoders import create_decoder
+    from edgeimg.runtime.tasks import get_task
     from edgeimg.train.evaluate import detection_ap
 
-    decoder = create_decoder(getattr(runner, "contract", None) or contract)  # its own stride
+    own = getattr(runner, "contract", None) or contract  # its own stride
+    decoder = get_task(own.task).decoder_type(own).from_contract(own)
     outputs = run_all(runner, data.tensors, batch=1)
     predictions = [
         decoder([o[i : i + 1] for o in outputs], t) for i, t in enumerate(data.transforms)

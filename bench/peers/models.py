@@ -28,7 +28,7 @@ from edgeimg.bench.peers.runners import (
     TimedCall,
 )
 from edgeimg.bench.stats import LatencyStats, summarize
-from edgeimg.runtime.contract import ModelContract, Task
+from edgeimg.runtime.contract import ModelContract
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def build_runners(
 
 
 def evaluate(runner: Runner, data: accuracy.HeldOut, contract: ModelContract) -> float:
-    if contract.task is Task.CLASSIFY:
+    if contract.task == "classify":
         return accuracy.top1(runner, data)
     return accuracy.detection_ap50(runner, data, contract)
 
@@ -162,7 +162,7 @@ def run_peers(
     progress: Callable[[str], None] = log.info,
 ) -> PeersResult:
     """Accuracy of every runner on ``data``, then all of them timed interleaved on one input."""
-    metric = "top-1" if contract.task is Task.CLASSIFY else "AP@0.5"
+    metric = "top-1" if contract.task == "classify" else "AP@0.5"
     result = PeersResult(metric, len(data.tensors))
     working: list[tuple[Runner, float]] = []
     for runner in runners:

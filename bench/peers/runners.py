@@ -235,7 +235,8 @@ class EdgeimgRunner(Runner):
         return np.ascontiguousarray(x, dtype=np.float32)
 
     def infer(self, native: Any) -> list[np.ndarray]:
-        return self.model.infer(native)
+        outputs = self.model.infer({self.model.input_name: native})
+        return [outputs[name] for name in self.model.output_names]
 
 
 class OpenCVRunner(Runner):

@@ -19,8 +19,8 @@ import numpy as np
 
 from edgeimg.bench.backends import Unsupported
 from edgeimg.bench.stats import LatencyStats, summarize
-from edgeimg.runtime.detections import Detections
-from edgeimg.runtime.mot import MotRecords
+from edgeimg.runtime.tasks.detect.detections import Detections
+from edgeimg.runtime.tasks.detect.mot import MotRecords
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class TrackerSettings:
     matching roboflow ``trackers`` arguments (None: its defaults), under one label."""
 
     label: str = "defaults"
-    edgeimg: Any = None  # edgeimg.runtime.tracking.ByteTrackConfig | None
+    edgeimg: Any = None  # edgeimg.runtime.tasks.detect.tracking.ByteTrackConfig | None
     high_conf_det_threshold: float | None = None
     track_activation_threshold: float | None = None
 
@@ -71,7 +71,7 @@ def tuned_settings(config_path: Path) -> TrackerSettings:
     """edgeimg's tuned YAML, and the analogous roboflow thresholds: its high/low split 0.05
     below edgeimg's ``track_thresh`` (trackers compares with ``>=``, and its low detections
     only keep tracks alive) and its activation threshold at edgeimg's ``new_track_thresh``."""
-    from edgeimg.runtime.tracking import ByteTrackConfig
+    from edgeimg.runtime.tasks.detect.tracking import ByteTrackConfig
 
     config = ByteTrackConfig.from_yaml(config_path)
     return TrackerSettings(
@@ -88,7 +88,7 @@ class EdgeimgTracker:
     def __init__(self, fps: float, settings: TrackerSettings = DEFAULTS) -> None:
         from dataclasses import replace
 
-        from edgeimg.runtime.tracking import ByteTrackConfig, ByteTracker
+        from edgeimg.runtime.tasks.detect.tracking import ByteTrackConfig, ByteTracker
 
         config = settings.edgeimg or ByteTrackConfig()
         self.tracker = ByteTracker(replace(config, frame_rate=fps))
@@ -287,7 +287,7 @@ def compare_trackers(
     settings: Sequence[TrackerSettings] = (DEFAULTS,),
 ) -> list[TrackerRow]:
     """The detector's boxes on PETS09-S2L1 ``frames``, tracked by every tracker, scored on gt."""
-    from edgeimg.runtime.mot import read_mot
+    from edgeimg.runtime.tasks.detect.mot import read_mot
 
     sequence = detect_sequence(onnx_path, pets_dir, frames)
     log.info(

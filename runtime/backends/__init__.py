@@ -1,55 +1,68 @@
-"""Inference backends behind one interface: ``Backend.run(batch) -> list[np.ndarray]``.
+"""Inference backends behind one interface, chosen by name from a registry.
 
-``onnxruntime`` (execution providers from ``--device``) and ``opencv`` (``cv2.dnn``).
+``Backend.run(feeds) -> outputs`` moves named tensors. Built in: ``onnxruntime`` (execution
+providers from ``--device``) and ``opencv`` (``cv2.dnn``). A backend added later (OpenVINO, a
+Triton client) is one module that calls :func:`register_backend` with a factory taking
+``(path, device, threads, tensorrt)``.
 """
 
 from __future__ import annotations
 
-from enum import Enum
+from collections.abc import Callable
 from pathlib import Path
 
 from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, TensorSpec
 from edgeimg.runtime.backends.opencv import OpenCVBackend
 from edgeimg.runtime.backends.ort import OrtBackend, TensorRTOptions, read_model_info
-from edgeimg.runtime.errors import parse_enum
+from edgeimg.runtime.registry import Registry
+
+BackendFactory = Callable[[Path, Device, "int | None", "TensorRTOptions | None"], Backend]
+
+BACKENDS: Registry[BackendFactory] = Registry("backend", group="edgeimg.backends")
 
 
-class BackendKind(str, Enum):
-    ONNXRUNTIME = "onnxruntime"
-    OPENCV = "opencv"
+def register_backend(name: str, factory: BackendFactory) -> None:
+    """Make ``factory`` available as ``--backend NAME`` / ``create_backend(path, NAME)``; another
+    package can do the same through the entry point group ``edgeimg.backends``."""
+    BACKENDS.register(name, factory)
 
-    @classmethod
-    def parse(cls, value: str | BackendKind) -> BackendKind:
-        return parse_enum(cls, value, "backend")
+
+def backend_names() -> tuple[str, ...]:
+    return BACKENDS.names()
 
 
 def create_backend(
     path: str | Path,
-    kind: BackendKind | str = BackendKind.ONNXRUNTIME,
+    name: str = "onnxruntime",
     device: Device | str = Device.CPU,
     threads: int | None = None,
     tensorrt: TensorRTOptions | None = None,
 ) -> Backend:
-    """A ready backend for the ONNX file at ``path`` (EdgeimgError when it cannot load it).
+    """A ready backend for the ONNX file at ``path`` (EdgeimgError when it cannot load it)."""
+    factory = BACKENDS.get(str(name).lower())
+    return factory(Path(path), Device.parse(device), threads, tensorrt)
 
-    The OpenCV backend reads the model's inputs, outputs and metadata through onnxruntime
-    first: cv2.dnn cannot list them.
-    """
-    kind = BackendKind.parse(kind)
-    if kind is BackendKind.ONNXRUNTIME:
-        return OrtBackend(path, device, threads, tensorrt)
-    return OpenCVBackend(path, read_model_info(path), device, threads)
 
+register_backend(
+    "onnxruntime", lambda path, device, threads, trt: OrtBackend(path, device, threads, trt)
+)
+# cv2.dnn cannot list a model's inputs, outputs or metadata: onnxruntime reads them first.
+register_backend(
+    "opencv",
+    lambda path, device, threads, trt: OpenCVBackend(path, read_model_info(path), device, threads),
+)
 
 __all__ = [
+    "BACKENDS",
     "Backend",
-    "BackendKind",
     "Device",
     "ModelInfo",
     "OpenCVBackend",
     "OrtBackend",
     "TensorRTOptions",
     "TensorSpec",
+    "backend_names",
     "create_backend",
     "read_model_info",
+    "register_backend",
 ]

@@ -1,9 +1,10 @@
-"""The one interface every inference backend implements: ``run(batch) -> outputs``."""
+"""The one interface every inference backend implements: named tensors in, named tensors out."""
 
 from __future__ import annotations
 
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import Enum
 from pathlib import Path
@@ -49,12 +50,12 @@ class ModelInfo:
 
 
 class Backend(ABC):
-    """Runs one ONNX model on one batch at a time.
+    """Runs one ONNX model.
 
-    ``inputs`` and ``outputs`` describe the model's tensors and ``metadata`` holds its
-    metadata_props; ``run`` takes the batch for the (single) input and returns every output, in
-    the order of ``outputs``. ``description`` names what actually runs, after any fallback
-    (e.g. ``onnxruntime 1.32.0 CUDA``).
+    ``inputs`` and ``outputs`` describe the model's tensors (any number of each, static or
+    dynamic dimensions, any batch the model allows) and ``metadata`` holds its metadata_props;
+    ``run`` takes a tensor per input name and returns every output by name. ``description``
+    names what actually runs, after any fallback (e.g. ``onnxruntime 1.32.0 CUDA``).
     """
 
     inputs: tuple[TensorSpec, ...]
@@ -63,25 +64,31 @@ class Backend(ABC):
     description: str
 
     @abstractmethod
-    def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        """batch: the input tensor, shaped and typed as ``inputs[0]`` -> the output arrays."""
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """feeds: one array per input name, shaped and typed as ``inputs`` -> outputs by name."""
 
-    def check_batch(self, batch: np.ndarray) -> None:
-        """Raise EdgeimgError unless ``batch`` matches the input's dtype and static dimensions."""
-        spec = self.inputs[0]
-        shape = batch.shape
-        if (
-            batch.dtype != spec.dtype
-            or len(shape) != len(spec.shape)
-            or any(
-                want is not None and want != got
-                for want, got in zip(spec.shape, shape, strict=True)
-            )
-        ):
+    def check_feeds(self, feeds: Mapping[str, np.ndarray]) -> None:
+        """Raise EdgeimgError unless ``feeds`` names every input with its dtype and static dims."""
+        names = [spec.name for spec in self.inputs]
+        if sorted(feeds) != sorted(names):
             raise EdgeimgError(
-                f"model input {spec.name}: expected {spec.describe()}, "
-                f"got ({', '.join(map(str, shape))}) {batch.dtype}"
+                f"model inputs: expected {', '.join(names)}, got {', '.join(feeds) or 'none'}"
             )
+        for spec in self.inputs:
+            tensor = feeds[spec.name]
+            shape = tensor.shape
+            if (
+                tensor.dtype != spec.dtype
+                or len(shape) != len(spec.shape)
+                or any(
+                    want is not None and want != got
+                    for want, got in zip(spec.shape, shape, strict=True)
+                )
+            ):
+                raise EdgeimgError(
+                    f"model input {spec.name}: expected {spec.describe()}, "
+                    f"got ({', '.join(map(str, shape))}) {tensor.dtype}"
+                )
 
 
 def check_model_file(path: str | Path) -> Path:
@@ -96,9 +103,3 @@ def check_model_file(path: str | Path) -> Path:
     if path.stat().st_size == 0:
         raise EdgeimgError(f"model file is empty: {path}")
     return path
-
-
-def first_line(message: str, limit: int = 300) -> str:
-    """The first non-empty line of a library's error message, shortened for a one-line error."""
-    line = next((ln.strip() for ln in str(message).splitlines() if ln.strip()), "")
-    return line if len(line) <= limit else line[: limit - 3] + "..."

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, check_model_file, first_line
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, check_model_file
+from edgeimg.runtime.errors import EdgeimgError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +47,7 @@ def describe_cv2_error(exc: cv2.error) -> str:
 
 
 @contextmanager
-def _quiet_opencv():
+def _quiet_opencv() -> Iterator[None]:
     """OpenCV logs its own copy of each import error to stderr; the EdgeimgError says it once."""
     logging_api = getattr(cv2, "utils", None) and getattr(cv2.utils, "logging", None)
     if logging_api is None:
@@ -85,11 +86,6 @@ class OpenCVBackend(Backend):
     ) -> None:
         device = Device.parse(device)
         path = check_model_file(path)
-        if len(info.inputs) != 1:
-            names = ", ".join(spec.name for spec in info.inputs)
-            raise EdgeimgError(
-                f"model {path}: expected one input, got {len(info.inputs)} ({names})"
-            )
         try:
             with _quiet_opencv():
                 net = cv2.dnn.readNetFromONNX(str(path))
@@ -118,16 +114,17 @@ class OpenCVBackend(Backend):
         self.inputs = info.inputs
         self.outputs = info.outputs
         self.metadata = info.metadata
-        self._input_name = info.inputs[0].name
         self._output_names = [spec.name for spec in info.outputs]
         self.description = f"opencv {cv2.__version__} dnn {'CUDA' if use_cuda else 'CPU'}"
         log.debug("model %s runs on %s", path.name, self.description)
 
-    def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        self.check_batch(batch)
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.check_feeds(feeds)
         try:
             with _quiet_opencv():
-                self._net.setInput(batch, self._input_name)
-                return list(self._net.forward(self._output_names))
+                for name, tensor in feeds.items():
+                    self._net.setInput(tensor, name)
+                outputs = self._net.forward(self._output_names)
         except cv2.error as exc:
             raise EdgeimgError(f"OpenCV dnn inference failed: {describe_cv2_error(exc)}") from None
+        return dict(zip(self._output_names, outputs, strict=True))

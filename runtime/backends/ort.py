@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,9 +24,8 @@ from edgeimg.runtime.backends.base import (
     ModelInfo,
     TensorSpec,
     check_model_file,
-    first_line,
 )
-from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.errors import EdgeimgError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -219,20 +219,15 @@ class OrtBackend(Backend):
             )
         self.inputs = tensor_specs(session.get_inputs())
         self.outputs = tensor_specs(session.get_outputs())
-        if len(self.inputs) != 1:
-            names = ", ".join(spec.name for spec in self.inputs)
-            raise EdgeimgError(
-                f"model {path}: expected one input, got {len(self.inputs)} ({names})"
-            )
         self.metadata = dict(session.get_modelmeta().custom_metadata_map)
         self.description = f"onnxruntime {ort.__version__} {provider_label(self.providers[0])}"
-        self._input_name = self.inputs[0].name
         self._output_names = [spec.name for spec in self.outputs]
         log.debug("model %s runs on %s", Path(path).name, self.description)
 
-    def run(self, batch: np.ndarray) -> list[np.ndarray]:
-        self.check_batch(batch)
+    def run(self, feeds: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        self.check_feeds(feeds)
         try:
-            return self._session.run(self._output_names, {self._input_name: batch})
+            outputs = self._session.run(self._output_names, dict(feeds))
         except Exception as exc:  # onnxruntime's pybind errors share no base class but Exception
-            raise EdgeimgError(f"onnxruntime inference failed: {first_line(str(exc))}") from None
+            raise EdgeimgError(f"onnxruntime inference failed: {first_line(exc)}") from None
+        return dict(zip(self._output_names, outputs, strict=True))

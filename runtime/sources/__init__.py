@@ -50,7 +50,7 @@ from edgeimg.runtime.sources.live import (
 )
 
 
-def open_source(spec: str | int | os.PathLike, config: SourceConfig | None = None) -> Source:
+def open_source(spec: str | int | os.PathLike[str], config: SourceConfig | None = None) -> Source:
     """Open the source a spec names (see the module docstring for the forms).
 
     Raises EdgeimgError naming the spec when it matches no form or cannot be opened.
@@ -76,7 +76,7 @@ def open_source(spec: str | int | os.PathLike, config: SourceConfig | None = Non
     return source
 
 
-def parse_spec(spec: str | int | os.PathLike) -> tuple[SourceKind, str]:
+def parse_spec(spec: str | int | os.PathLike[str]) -> tuple[SourceKind, str]:
     """(kind, target) for a source spec; raises EdgeimgError when the spec matches nothing.
 
     The target is the camera index as text, the path, the URL, the GStreamer pipeline, or the

@@ -10,8 +10,8 @@ from enum import Enum
 import cv2
 import numpy as np
 
-from edgeimg.runtime.detections import Frame
 from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.frame import Frame
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
 STREAM_SCHEMES = ("rtsp", "rtsps", "rtmp", "http", "https", "udp", "tcp", "srt")

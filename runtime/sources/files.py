@@ -8,11 +8,12 @@ import math
 import re
 from dataclasses import fields
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import cv2
 
-from edgeimg.runtime.detections import Frame
 from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.frame import Frame
 from edgeimg.runtime.sources.base import (
     DEFAULT_FPS,
     IMAGE_SUFFIXES,
@@ -22,10 +23,24 @@ from edgeimg.runtime.sources.base import (
     as_bgr,
 )
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 log = logging.getLogger(__name__)
 
+_Options = TypeVar("_Options", bound="DataclassInstance")
 
-class VideoFileSource(Source):
+
+class _FileSource(Source):
+    """A source read in order, timestamps being positions: its frame rate is always known."""
+
+    fps: float
+
+    def __init__(self, name: str, fps: float) -> None:
+        super().__init__(name, fps)
+
+
+class VideoFileSource(_FileSource):
     """Every frame of a video file, in order; timestamps are index / fps."""
 
     kind = SourceKind.VIDEO
@@ -44,7 +59,7 @@ class VideoFileSource(Source):
             fps = DEFAULT_FPS
         super().__init__(str(path), fps)
         self.frame_count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
-        self._capture = capture
+        self._capture: cv2.VideoCapture | None = capture
         self._index = 0
         try:
             for _ in range(config.start):
@@ -62,6 +77,8 @@ class VideoFileSource(Source):
             raise
 
     def _decode(self) -> Frame | None:
+        if self._capture is None:  # closed
+            return None
         ok, image = self._capture.read()
         if not ok or image is None:
             return None
@@ -71,8 +88,8 @@ class VideoFileSource(Source):
 
     def read(self) -> Frame | None:
         if self._pending is not None:
-            frame, self._pending = self._pending, None
-            return frame
+            pending, self._pending = self._pending, None
+            return pending
         if self._capture is None:
             return None
         frame = self._decode()
@@ -91,7 +108,7 @@ class VideoFileSource(Source):
             self._capture = None
 
 
-class ImageFolderSource(Source):
+class ImageFolderSource(_FileSource):
     """The images of a folder in natural sort order (or one image file); index = position."""
 
     kind = SourceKind.FOLDER
@@ -122,7 +139,7 @@ class ImageFolderSource(Source):
             index, self._index = self._index, self._index + 1
             image = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
             if image is not None:
-                return Frame(image, index, index / self.fps)
+                return Frame(image, index, index / self.fps, self.files[index].name)
             log.warning("%s: cannot decode image, skipped", self.files[index])
             self.dropped += 1
         return None
@@ -143,7 +160,7 @@ def _sequence_fps(folder: Path) -> float | None:
     return None
 
 
-class SyntheticSource(Source):
+class SyntheticSource(_FileSource):
     """Frames of edgeimg's generated scene (``edgeimg.runtime.synthetic``), with ground truth.
 
     options: ``key=value`` pairs separated by commas naming :class:`SceneConfig` fields, e.g.
@@ -173,7 +190,7 @@ class SyntheticSource(Source):
         return Frame(image, index, index / self.fps)
 
 
-def _parse_options(options: str, cls: type) -> object:
+def _parse_options(options: str, cls: type[_Options]) -> _Options:
     """A dataclass ``cls`` from ``key=value,key=value`` text (values parsed as int, then float)."""
     names = {f.name for f in fields(cls)}
     values: dict[str, float | int] = {}

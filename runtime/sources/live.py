@@ -16,8 +16,8 @@ from urllib.parse import urlsplit, urlunsplit
 import cv2
 import numpy as np
 
-from edgeimg.runtime.detections import Frame
 from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.frame import Frame
 from edgeimg.runtime.sources.base import DEFAULT_FPS, Source, SourceConfig, SourceKind, as_bgr
 
 log = logging.getLogger(__name__)
@@ -240,10 +240,11 @@ class PacedSource(Source):
     live = True
 
     def __init__(self, inner: Source) -> None:
-        super().__init__(f"{inner.name} (paced at {inner.fps:g} fps)", inner.fps)
+        fps = inner.fps or DEFAULT_FPS  # file-like sources know theirs; f"{None:g}" would raise
+        super().__init__(f"{inner.name} (paced at {fps:g} fps)", fps)
         self.kind = inner.kind
         self._inner = inner
-        self._period = 1.0 / (inner.fps or DEFAULT_FPS)
+        self._period = 1.0 / fps
         self._next_due: float | None = None
         self._reader: LatestFrameReader[Frame] = LatestFrameReader(
             self._paced_read, self.name, cleanup=inner.close

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from edgeimg.bench.peers.__main__ import main as peers_main
-from edgeimg.runtime.mot import read_mot
+from edgeimg.runtime.tasks.detect.mot import read_mot
 
 
 def test_peers_time_every_engine_with_accuracy_beside_each_row(tiny_models, tmp_path, capsys):

@@ -11,7 +11,7 @@ import pytest
 from edgeimg.bench.tracking_metrics import box_iou_xywh, evaluate
 from edgeimg.cli.main import main
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.mot import MotRecords, read_mot
+from edgeimg.runtime.tasks.detect.mot import MotRecords, read_mot
 
 motmetrics = pytest.importorskip("motmetrics")
 pytest.importorskip("trackeval")

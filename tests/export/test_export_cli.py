@@ -10,8 +10,9 @@ import pytest
 
 from edgeimg.cli.main import main
 from edgeimg.export.calibration import FrameSelection, prepare_batch, resolve_spec, sample_frames
-from edgeimg.export.evaluation import TopOneEvaluator
+from edgeimg.export.evaluation import HeldOut
 from edgeimg.export.report import Budget, Latency, QuantReport
+from edgeimg.export.tasks.classify import TopOneEvaluator
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 
@@ -169,7 +170,7 @@ def test_evaluation_labels_must_fit_the_model():
         task="classify", class_names=("a", "b"), input_size=(8, 8), decoder="softmax"
     )
     with pytest.raises(EdgeimgError, match=r"labels 0\.\.9 do not fit the model's 2 classes"):
-        TopOneEvaluator([np.zeros((8, 8, 3), np.uint8)] * 2, np.array([0, 9]), contract)
+        TopOneEvaluator(HeldOut([np.zeros((8, 8, 3), np.uint8)] * 2, [0, 9], "labels"), contract)
 
 
 @pytest.mark.parametrize("text", ["x-3", "5-2", "0-4"])

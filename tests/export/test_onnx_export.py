@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import zipfile
+from dataclasses import replace
 
 import numpy as np
 import onnx
@@ -11,10 +13,10 @@ import pytest
 
 from edgeimg import __version__
 from edgeimg.export.calibration import prepare_batch
-from edgeimg.export.keras_file import read_contract
+from edgeimg.export.keras_file import attach_contract, read_contract
 from edgeimg.export.onnx_export import ExportOptions, export_keras, file_sha256, load_keras
 from edgeimg.export.parity import Tolerance, check_parity
-from edgeimg.runtime.contract import Layout, ModelContract, Task
+from edgeimg.runtime.contract import Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 
 
@@ -42,8 +44,10 @@ def test_detector_export_matches_keras_on_real_frames(detector_onnx):
     assert report.images == 20
     assert [o.name for o in report.outputs] == ["heatmap", "boxes"]
     assert all(o.max_abs < 1e-4 for o in report.outputs)
-    assert report.boxes > 0, "the untrained detector still fires: boxes were compared"
-    assert report.agreement >= 0.99
+    assert report.agreement.what == "boxes matched"
+    assert report.agreement.items > 0, "the untrained detector still fires: boxes were compared"
+    assert report.agreement.fraction >= 0.99
+    assert report.agreement.score_diff is not None and report.agreement.score_diff <= 1e-3
 
 
 def test_detector_graph_has_named_io_and_dynamic_batch(detector_onnx):
@@ -70,7 +74,7 @@ def test_contract_round_trips_through_onnxruntime_metadata(detector_onnx, detect
     metadata = session.get_modelmeta().custom_metadata_map
     contract = ModelContract.from_metadata(metadata)
     assert contract == detector_onnx.contract
-    assert contract.task is Task.DETECT
+    assert contract.task == "detect"
     assert contract.layout is Layout.NCHW
     assert contract.edgeimg_version == __version__
     assert contract.source_sha256 == file_sha256(detector_keras)
@@ -98,7 +102,10 @@ def test_classifier_export_in_both_layouts(person_classifier, pets_frames, tmp_p
     }
     for result in results.values():
         assert result.parity.passed
-        assert result.parity.agreement == 1.0, "top-1 agrees on every crop"
+        agreement = result.parity.agreement
+        assert agreement.what == "top-1 agreement" and agreement.items == 40
+        assert agreement.fraction == 1.0, "top-1 agrees on every crop"
+        assert agreement.score_diff is None, "classifiers are not gated on a score difference"
     # NHWC needs an input Transpose in front of the first Conv; NCHW folds it away. (Both keep
     # the one before Flatten, which flattens in Keras's channel-last order.)
     assert results["NCHW"].stats.transposes == results["NHWC"].stats.transposes - 1
@@ -184,7 +191,7 @@ def test_contract_that_does_not_fit_the_model_is_refused(tmp_path, save_keras):
 
 
 def test_missing_output_folder_is_refused_before_any_work(tmp_path):
-    with pytest.raises(EdgeimgError, match=r"output folder .*missing does not exist"):
+    with pytest.raises(EdgeimgError, match=r"output .*m\.onnx: folder .*missing does not exist"):
         export_keras(tmp_path / "absent.keras", tmp_path / "missing" / "m.onnx")
 
 
@@ -193,9 +200,41 @@ def test_missing_output_folder_is_refused_before_any_work(tmp_path):
     [
         ({"opset": 12}, "opset: expected 13..18, got 12"),
         ({"opset": 19}, "opset: expected 13..18, got 19"),
-        ({"layout": "NHCW"}, "layout: expected NHWC or NCHW"),
+        ({"layout": "NHCW"}, "layout: expected one of NHWC, NCHW, got 'NHCW'"),
+        ({"opset": "17"}, "opset: expected an integer 13..18, got '17'"),
+        ({"task_params": ["tracker"]}, "task_params: expected a mapping"),
     ],
 )
 def test_export_options_are_checked(options, message):
     with pytest.raises(EdgeimgError, match=message):
         ExportOptions(**options)
+
+
+def test_layout_is_parsed_case_insensitively():
+    assert ExportOptions(layout="nhwc").layout is Layout.NHWC
+    assert ExportOptions(layout=Layout.NCHW).layout is Layout.NCHW
+
+
+def test_tracker_settings_land_in_the_contracts_task_params(detector_keras, tmp_path):
+    contract = read_contract(detector_keras)
+    tuned = replace(contract, task_params={"tracker": {"track_thresh": 0.4, "match_thresh": 0.7}})
+    path = tmp_path / "tuned.keras"
+    shutil.copy(detector_keras, path)
+    attach_contract(path, tuned)  # replaces the entry, through the atomic writer
+    assert read_contract(path) == tuned
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tuned.keras"], "no temporary file"
+    options = ExportOptions(simplify=False, task_params={"tracker": {"match_thresh": 0.9}})
+    result = export_keras(path, tmp_path / "tuned.onnx", options)
+    written = ModelContract.from_metadata(
+        ort.InferenceSession(str(result.path)).get_modelmeta().custom_metadata_map
+    )
+    assert written.task_params == {"tracker": {"track_thresh": 0.4, "match_thresh": 0.9}}
+
+
+def test_task_params_the_task_does_not_take_are_refused_before_any_work(
+    person_classifier, tmp_path
+):
+    options = ExportOptions(task_params={"tracker": {"match_thresh": 0.9}})
+    with pytest.raises(EdgeimgError, match="task classify has none, got tracker"):
+        export_keras(person_classifier.keras_path, tmp_path / "c.onnx", options)
+    assert not (tmp_path / "c.onnx").exists()

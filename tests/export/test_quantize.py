@@ -11,7 +11,7 @@ import pytest
 from onnx import numpy_helper
 
 from edgeimg.export.calibration import prepare_batch
-from edgeimg.export.evaluation import TopOneEvaluator, session_infer
+from edgeimg.export.evaluation import HeldOut, backend_infer
 from edgeimg.export.onnx_export import ExportOptions, export_keras
 from edgeimg.export.quantize import (
     QUANT_METADATA_KEY,
@@ -19,12 +19,13 @@ from edgeimg.export.quantize import (
     Target,
     convert_fp16,
     cpu_has_vnni,
-    head_nodes,
     load_onnx,
     quant_scheme,
     quantize_int8,
 )
 from edgeimg.export.report import Budget, compare
+from edgeimg.export.tasks.classify import TopOneEvaluator
+from edgeimg.export.tasks.detect import head_nodes
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 
@@ -125,7 +126,7 @@ def test_int8_classifier_keeps_accuracy_on_held_out_crops(
     out = tmp_path / "person.int8.onnx"
     result = quantize_int8(classifier_onnx.path, out, batch, QuantizeOptions(method="entropy"))
     held_out = person_classifier.held_out
-    evaluator = TopOneEvaluator(held_out.images, held_out.labels, contract)
+    evaluator = TopOneEvaluator(HeldOut(held_out.images, held_out.labels, "labels"), contract)
     report = compare(
         classifier_onnx.path,
         result,
@@ -190,8 +191,8 @@ def test_fp16_keeps_float32_io_and_close_outputs(detector_fp32, pets_frames, tmp
     )
     batch = prepare_batch(pets_frames[:2], detector_fp32.contract)
     names = detector_fp32.contract.output_names
-    full = session_infer(detector_fp32.path, names)(batch)
-    half = session_infer(out, names)(batch)
+    full = backend_infer(detector_fp32.path, names)(batch)
+    half = backend_infer(out, names)(batch)
     for a, b in zip(full, half, strict=True):
         assert b.dtype == np.float32
         assert np.abs(a - b).max() < 0.05

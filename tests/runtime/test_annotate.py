@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.annotate import (
+from edgeimg.runtime.tasks.detect.annotate import (
     Annotator,
     AnnotatorConfig,
     TrailAnnotator,
@@ -13,7 +13,7 @@ from edgeimg.runtime.annotate import (
     draw_detections,
     labels,
 )
-from edgeimg.runtime.detections import Detections
+from edgeimg.runtime.tasks.detect.detections import Detections
 
 
 def canvas() -> np.ndarray:

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 from edgeimg.runtime.backends import (
-    BackendKind,
     Device,
     OrtBackend,
     TensorRTOptions,
+    backend_names,
     create_backend,
     read_model_info,
 )
@@ -33,12 +33,15 @@ def test_onnxruntime_and_opencv_give_the_same_outputs(detector_path):
     assert [s.name for s in ort_backend.outputs] == [s.name for s in cv_backend.outputs]
     for seed in (1, 2):
         batch = random_batch(seed)
-        expected = ort_backend.run(batch)
-        got = cv_backend.run(batch)
-        assert [a.shape for a in got] == [(1, 16, 24, 2), (1, 16, 24, 4)]
-        for want, have in zip(expected, got, strict=True):
-            np.testing.assert_allclose(have, want, atol=OUTPUT_ATOL, rtol=0)
-        assert expected[0].std() > 0.01  # the outputs really depend on the image
+        expected = ort_backend.run({"image": batch})
+        got = cv_backend.run({"image": batch})
+        assert {k: a.shape for k, a in got.items()} == {
+            "heatmap": (1, 16, 24, 2),
+            "boxes": (1, 16, 24, 4),
+        }
+        for name, want in expected.items():
+            np.testing.assert_allclose(got[name], want, atol=OUTPUT_ATOL, rtol=0)
+        assert expected["heatmap"].std() > 0.01  # the outputs really depend on the image
 
 
 def test_backends_describe_the_model_tensors_and_metadata(detector_path):
@@ -60,9 +63,34 @@ def test_a_batch_of_the_wrong_shape_or_dtype_is_refused_in_one_line(detector_pat
     with pytest.raises(
         EdgeimgError, match=r"expected image \(1, 64, 96, 3\) float32, got \(1, 3, 64, 96\)"
     ):
-        backend.run(np.zeros((1, 3, 64, 96), np.float32))
+        backend.run({"image": np.zeros((1, 3, 64, 96), np.float32)})
     with pytest.raises(EdgeimgError, match=r"got \(1, 64, 96, 3\) uint8"):
-        backend.run(np.zeros((1, 64, 96, 3), np.uint8))
+        backend.run({"image": np.zeros((1, 64, 96, 3), np.uint8)})
+    with pytest.raises(EdgeimgError, match=r"model inputs: expected image, got picture"):
+        backend.run({"picture": np.zeros((1, 64, 96, 3), np.float32)})
+
+
+def test_backends_are_a_registry_a_new_one_is_one_call(detector_path):
+    from edgeimg.runtime.backends import BACKENDS, register_backend
+
+    calls = []
+
+    def factory(path, device, threads, tensorrt):
+        calls.append((path.name, device.value, threads))
+        return create_backend(path, "onnxruntime", device, threads)
+
+    register_backend("recording", factory)
+    try:
+        assert "recording" in backend_names()
+        backend = create_backend(detector_path, "recording", threads=1)
+        assert calls == [(detector_path.name, "cpu", 1)]
+        assert set(backend.run({"image": random_batch()})) == {"heatmap", "boxes"}
+    finally:
+        BACKENDS.unregister("recording")
+    with pytest.raises(
+        EdgeimgError, match=r"backend: expected one of onnxruntime, opencv, got 'x'"
+    ):
+        create_backend(detector_path, "x")
 
 
 def bad_files(tmp_path: Path, detector_path: Path) -> dict[str, Path]:
@@ -128,7 +156,7 @@ def test_opencv_names_the_op_it_cannot_run(tmp_path):
     path = tmp_path / "reverse.onnx"
     onnx.save(model, str(path))
     batch = np.arange(5, dtype=np.float32)[None]
-    (reversed_,) = create_backend(path, "onnxruntime").run(batch)
+    reversed_ = create_backend(path, "onnxruntime").run({"image": batch})["reversed"]
     assert reversed_.tolist() == [[4, 3, 2, 1, 0]]
     with pytest.raises(
         EdgeimgError,
@@ -212,7 +240,7 @@ def test_opencv_without_cuda_warns_and_runs_on_cpu(detector_path, caplog):
     if cuda_devices():
         pytest.skip("this OpenCV has CUDA")
     with caplog.at_level(logging.WARNING, logger="edgeimg"):
-        backend = create_backend(detector_path, BackendKind.OPENCV, device="cuda")
+        backend = create_backend(detector_path, "opencv", device="cuda")
     assert backend.description.endswith("CPU")
     assert any("device cuda" in r.getMessage() for r in caplog.records)
 
@@ -256,5 +284,6 @@ def test_cuda_gives_the_outputs_the_cpu_gives(detector_path):
     batch = random_batch(4)
     # CUDA convolutions run in TF32 on Ampere and later (10-bit mantissa): seen up to 3e-4 on
     # an H100 for these outputs in 0..~3.
-    for got, want in zip(on_gpu.run(batch), OrtBackend(detector_path).run(batch), strict=True):
-        np.testing.assert_allclose(got, want, atol=2e-3, rtol=0)
+    want = OrtBackend(detector_path).run({"image": batch})
+    for name, got in on_gpu.run({"image": batch}).items():
+        np.testing.assert_allclose(got, want[name], atol=2e-3, rtol=0)

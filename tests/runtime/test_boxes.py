@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.boxes import (
+from edgeimg.runtime.tasks.detect.boxes import (
     area,
     clip,
     cxcywh_to_xyxy,
@@ -114,7 +114,7 @@ def test_nms_stops_once_max_output_boxes_are_kept():
 
 
 def test_nms_matches_its_definition_also_when_boxes_span_several_blocks(monkeypatch):
-    import edgeimg.runtime.boxes as boxes_module
+    import edgeimg.runtime.tasks.detect.boxes as boxes_module
 
     rng = np.random.default_rng(5)
     corners = rng.uniform(0, 100, (60, 2))

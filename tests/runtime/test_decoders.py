@@ -5,16 +5,17 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.contract import ModelContract
-from edgeimg.runtime.decoders import (
+from edgeimg.runtime.contract import ContractError, ModelContract
+from edgeimg.runtime.decoder import DecoderError
+from edgeimg.runtime.preprocess import Transform, letterbox
+from edgeimg.runtime.tasks import create_decoder
+from edgeimg.runtime.tasks.classify.softmax import SoftmaxDecoder
+from edgeimg.runtime.tasks.detect.centernet import (
     CenterNetConfig,
     CenterNetDecoder,
-    DecoderError,
-    SoftmaxDecoder,
-    create_decoder,
+    decode_centernet,
+    find_peaks,
 )
-from edgeimg.runtime.decoders.centernet import decode_centernet, find_peaks
-from edgeimg.runtime.preprocess import Transform, letterbox
 
 
 def detector_contract(**overrides) -> ModelContract:
@@ -155,23 +156,23 @@ def test_dynamic_dimensions_pass_the_shape_check():
 
 
 def test_unknown_decoder_names_the_valid_ones():
-    with pytest.raises(DecoderError, match=r"expected one of centernet, softmax, got 'yolo'"):
-        create_decoder(detector_contract(decoder="yolo"))
+    with pytest.raises(ContractError, match=r"task detect expects one of centernet, got 'yolo'"):
+        detector_contract(decoder="yolo")
 
 
 @pytest.mark.parametrize(
     ("params", "message"),
     [
-        ({"score_treshold": 0.2}, r"unknown decoder_params score_treshold; valid: stride"),
+        ({"score_treshold": 0.2}, r"decoder centernet: unknown keys score_treshold; valid: stride"),
         ({"stride": 0}, "stride expected an integer >= 1, got 0"),
         ({"peak_kernel": 2}, "peak_kernel expected odd"),
         ({"nms_iou": 1.5}, r"nms_iou expected in \[0, 1\]"),
         ({"output_layout": "HWC"}, "bad decoder_params"),
     ],
 )
-def test_bad_decoder_params_are_refused(params, message):
-    with pytest.raises(DecoderError, match=message):
-        create_decoder(detector_contract(decoder_params=params))
+def test_bad_decoder_params_are_refused_when_the_contract_is_read(params, message):
+    with pytest.raises(ContractError, match=message):
+        detector_contract(decoder_params=params)
 
 
 def test_softmax_returns_the_top_k_classes_most_probable_first():
@@ -184,8 +185,9 @@ def test_softmax_returns_the_top_k_classes_most_probable_first():
     )
     decoder = create_decoder(contract)
     assert isinstance(decoder, SoftmaxDecoder) and not isinstance(decoder, CenterNetDecoder)
-    ids, probs = decoder([np.array([[0.1, 0.5, 0.15, 0.25]], np.float32)], None)
-    assert ids.tolist() == [1, 3, 2]
-    np.testing.assert_allclose(probs, [0.5, 0.25, 0.15])
+    scores = decoder([np.array([[0.1, 0.5, 0.15, 0.25]], np.float32)], None)
+    assert scores.class_id.tolist() == [1, 3, 2]
+    np.testing.assert_allclose(scores.score, [0.5, 0.25, 0.15])
+    assert scores.top(contract.class_names)[0] == {"class_id": 1, "class": "b", "score": 0.5}
     with pytest.raises(DecoderError, match=r"probs expected 4 classes \(class_names\), got shape"):
         decoder.check_output_shapes([(1, 10)])

@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from edgeimg.runtime.contract import ContractError, ModelContract
-from edgeimg.runtime.decoders import DecoderError
-from edgeimg.runtime.detections import Detections
+from edgeimg.runtime.decoder import DecoderError
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.model import load_model
+from edgeimg.runtime.tasks.detect.detections import Detections
 
 # Same model, same frame: onnxruntime and cv2.dnn sum float32 products in different orders, so
 # outputs differ by ~1e-7; after decoding, boxes agree within BOX_ATOL px, scores within SCORE_ATOL.
@@ -53,9 +53,11 @@ def test_a_hand_made_heatmap_decodes_to_the_exact_box_in_the_source_frame(make_c
 def test_stage_by_stage_calls_give_what_predict_gives(detector_path, street_frame):
     model = load_model(detector_path)
     before = street_frame.copy()
-    tensor, transform = model.preprocess(street_frame)
-    assert tensor.shape == (1, 64, 96, 3)
-    staged = model.decode(model.infer(tensor), transform)
+    feeds, transform = model.preprocess(street_frame)
+    assert {name: t.shape for name, t in feeds.items()} == {"image": (1, 64, 96, 3)}
+    outputs = model.infer(feeds)
+    assert set(outputs) == {"heatmap", "boxes"}
+    staged = model.decode(outputs, transform)
     assert_same_detections(staged, model.predict(street_frame))
     np.testing.assert_array_equal(street_frame, before)
     assert len(staged) > 0
@@ -81,7 +83,7 @@ def test_a_model_without_metadata_is_refused_with_the_keys_and_how_to_supply_the
     with pytest.raises(ContractError) as error:
         load_model(path)
     message = str(error.value)
-    assert "no edgeimg metadata (missing keys: task, class_names, input_size)" in message
+    assert "no edgeimg metadata (missing key: task)" in message
     assert "--contract FILE" in message and "\n" not in message
 
 
@@ -105,7 +107,9 @@ def test_partial_metadata_names_the_missing_keys(make_detector, detector_contrac
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, {f"edgeimg.{k}": json.dumps(v) for k, v in partial.items()})
     onnx.save(model, str(path))
-    with pytest.raises(ContractError, match="lacks edgeimg metadata keys: class_names"):
+    with pytest.raises(
+        ContractError, match="class_names: task detect expects at least one, got none"
+    ):
         load_model(path)
 
 
@@ -148,10 +152,40 @@ def test_the_contract_input_must_match_the_model_input(make_detector, detector_c
         load_model(make_detector(), contract=contract)
 
 
-def test_task_and_decoder_must_agree(make_detector, detector_contract):
-    contract = ModelContract.from_dict({**detector_contract, "task": "classify"})
-    with pytest.raises(ContractError, match="decoder centernet expects task detect, got classify"):
-        load_model(make_detector(), contract=contract)
+def test_task_and_decoder_must_agree(detector_contract):
+    with pytest.raises(
+        ContractError, match="task classify expects one of softmax, got 'centernet'"
+    ):
+        ModelContract.from_dict({**detector_contract, "task": "classify"})
+
+
+def test_an_unknown_task_names_the_registered_ones(detector_contract):
+    with pytest.raises(
+        ContractError, match=r"task: expected one of detect, classify.*got 'segment'"
+    ):
+        ModelContract.from_dict({**detector_contract, "task": "segment"})
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("input_size", ["x", 2], r"contract input_size: expected \[height, width\] as integers"),
+        ("input_size", [0, 2], r"contract input_size: expected \[height, width\] > 0"),
+        ("class_names", "person", "contract class_names: expected a list of class names"),
+        ("mean", [0, "a", 0], "contract mean: expected a list of numbers"),
+        ("pad_value", 1.5, "contract pad_value: expected an integer, got 1.5"),
+        ("decoder_params", [1], "contract decoder_params: expected a mapping"),
+        ("task_params", {"tracker": {"track_thresh": "hi"}}, "track_thresh: expected float"),
+        ("task_params", {"trackr": {}}, "unknown keys trackr; valid: tracker"),
+        ("layout", "HWC", "contract layout: expected one of NHWC, NCHW, got 'HWC'"),
+    ],
+)
+def test_a_wrong_type_in_the_contract_is_a_one_line_error_naming_the_key(
+    detector_contract, key, value, message
+):
+    with pytest.raises(ContractError, match=message) as caught:
+        ModelContract.from_dict({**detector_contract, key: value}, "model m.onnx")
+    assert "\n" not in str(caught.value) and str(caught.value).startswith("model m.onnx: ")
 
 
 def test_a_corrupt_model_is_one_line_error(tmp_path):
@@ -166,14 +200,14 @@ def test_a_classifier_returns_its_top_k_classes(classifier_path, backend):
     model = load_model(classifier_path, backend=backend)
     image = np.zeros((56, 56, 3), np.uint8)
     image[10:40, 20:30] = 255
-    ids, probs = model.classify(image)
+    scores = model.predict(image)
+    assert isinstance(scores, model.task.result_type) and model.task.name == "classify"
+    ids, probs = scores.class_id, scores.score
     assert ids.shape == (2,) and probs.shape == (2,)  # top_k 2 from the contract
     assert probs[0] >= probs[1] and 0 < probs.sum() <= 1 + 1e-6
-    reference_ids, reference_probs = load_model(classifier_path).classify(image)
-    assert ids.tolist() == reference_ids.tolist()
-    np.testing.assert_allclose(probs, reference_probs, atol=1e-5)
-    with pytest.raises(EdgeimgError, match="is a classifier: use classify"):
-        model.predict(image)
+    reference = load_model(classifier_path).predict(image)
+    assert ids.tolist() == reference.class_id.tolist()
+    np.testing.assert_allclose(probs, reference.score, atol=1e-5)
 
 
 @pytest.mark.skipif(
@@ -182,7 +216,7 @@ def test_a_classifier_returns_its_top_k_classes(classifier_path, backend):
 def test_the_bundled_person_detector_finds_the_people_on_a_held_out_frame(pets_dir):
     import cv2
 
-    from edgeimg.runtime.boxes import iou_matrix, xywh_to_xyxy
+    from edgeimg.runtime.tasks.detect.boxes import iou_matrix, xywh_to_xyxy
 
     frame_number = 700  # 1-based, in the held-out part (601-795) of PETS09-S2L1: 8 people
     capture = cv2.VideoCapture(str(pets_dir / "vtest.avi"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.detections import Detections
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.mot import MotRecords, MotWriter, read_mot, write_mot
+from edgeimg.runtime.tasks.detect.detections import Detections
+from edgeimg.runtime.tasks.detect.mot import MotRecords, read_mot, write_mot
 
 
 def tracked(ids, boxes, scores):
@@ -16,12 +16,14 @@ def tracked(ids, boxes, scores):
     )
 
 
-def test_writer_lines_are_motchallenge_with_one_based_frames(tmp_path):
+def test_written_lines_are_motchallenge_with_one_based_frames(tmp_path):
     path = tmp_path / "pred.txt"
-    with MotWriter(path) as sink:
-        sink.write(1, tracked([7, 9], [[10, 20, 40, 80], [0.5, 1, 2.25, 3]], [0.9, 0.25]))
-        sink.write(2, Detections.empty())
-        sink.write(3, tracked([7], [[12, 20, 42, 81]], [0.875]))
+    frames = [
+        (1, tracked([7, 9], [[10, 20, 40, 80], [0.5, 1, 2.25, 3]], [0.9, 0.25])),
+        (2, Detections.empty()),
+        (3, tracked([7], [[12, 20, 42, 81]], [0.875])),
+    ]
+    write_mot(path, MotRecords.concatenate([MotRecords.from_detections(*f) for f in frames]))
     assert path.read_text().splitlines() == [
         "1,7,10.00,20.00,30.00,60.00,0.9000,-1,-1,-1",
         "1,9,0.50,1.00,1.75,2.00,0.2500,-1,-1,-1",
@@ -47,25 +49,6 @@ def test_read_back_what_was_written(tmp_path):
     np.testing.assert_allclose(frame1.xyxy, [[1.5, 2, 31.5, 62], [100, 50, 120, 90]])
     assert frame1.tracker_id.tolist() == [3, 4]
     assert len(back.frames(2, 5)) == 1
-
-
-def test_an_error_inside_the_block_still_leaves_every_written_frame(tmp_path):
-    path = tmp_path / "pred.txt"
-    with pytest.raises(RuntimeError), MotWriter(path) as sink:
-        sink.write(1, tracked([1], [[0, 0, 10, 10]], [0.9]))
-        raise RuntimeError("camera unplugged")
-    assert read_mot(path).frame.tolist() == [1]
-    assert [p.name for p in tmp_path.iterdir()] == ["pred.txt"]
-
-
-def test_nothing_appears_at_the_path_before_close(tmp_path):
-    path = tmp_path / "pred.txt"
-    sink = MotWriter(path)
-    sink.write(1, tracked([1], [[0, 0, 10, 10]], [0.9]))
-    assert not path.exists()
-    sink.close()
-    sink.close()
-    assert path.exists()
 
 
 def test_reads_ground_truth_with_world_coordinates_and_space_separated_files(tmp_path):
@@ -99,7 +82,7 @@ def test_missing_file_and_missing_folder_are_refused(tmp_path):
     with pytest.raises(EdgeimgError, match="MOTChallenge file not found"):
         read_mot(tmp_path / "absent.txt")
     with pytest.raises(EdgeimgError, match="does not exist"):
-        MotWriter(tmp_path / "no" / "pred.txt")
+        write_mot(tmp_path / "no" / "pred.txt", MotRecords.empty())
 
 
 def test_an_empty_file_is_an_empty_result(tmp_path):

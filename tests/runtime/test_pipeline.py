@@ -13,14 +13,15 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeimg.runtime.annotate import Annotator
 from edgeimg.runtime.contract import ModelContract
-from edgeimg.runtime.mot import read_mot
 from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
-from edgeimg.runtime.sinks import FrameResult, JsonLinesSink, MotSink, Sink, VideoSink
+from edgeimg.runtime.sinks import FrameResult, JsonLinesSink, Sink, VideoSink
 from edgeimg.runtime.sources import SourceConfig, open_source
+from edgeimg.runtime.tasks.detect.annotate import Annotator
+from edgeimg.runtime.tasks.detect.mot import read_mot
+from edgeimg.runtime.tasks.detect.sinks import MotSink
+from edgeimg.runtime.tasks.detect.tracking import ByteTrackConfig, ByteTracker
 from edgeimg.runtime.timing import Stage, StageTimer
-from edgeimg.runtime.tracking import ByteTrackConfig, ByteTracker
 
 WIDTH, HEIGHT = 192, 128  # source frames; the model sees them letterboxed to 96x64 (scale 0.5)
 FRAMES = 12
@@ -126,12 +127,12 @@ def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tm
     ]
     with open_source(blob_video) as source:
         for sink in sinks:
-            sink.configure(source.fps, model.contract.class_names)
+            sink.configure(source.fps, model.contract)
         result = run_pipeline(
             source,
             model,
             sinks,
-            tracker=ByteTracker(ByteTrackConfig(frame_rate=source.fps)),
+            stages=[ByteTracker(ByteTrackConfig(frame_rate=source.fps))],
             annotator=Annotator(model.contract.class_names),
         )
     assert (result.frames, result.stopped_by, result.interrupted) == (
@@ -200,7 +201,7 @@ def test_ctrl_c_ends_the_run_cleanly_with_complete_outputs(model, blob_video, tm
         result = run_pipeline(
             source,
             model,
-            [VideoSink(video), JsonLinesSink(jsonl), Interrupter(at=4)],
+            [VideoSink(video), JsonLinesSink(jsonl, model.contract), Interrupter(at=4)],
             annotator=Annotator(),
         )
     assert result.interrupted and result.stopped_by == "interrupted"
@@ -234,7 +235,7 @@ def test_a_frame_of_another_size_mid_stream_is_handled(model, tmp_path, caplog):
         result = run_pipeline(
             source,
             model,
-            [VideoSink(tmp_path / "sizes.avi"), JsonLinesSink(jsonl)],
+            [VideoSink(tmp_path / "sizes.avi"), JsonLinesSink(jsonl, model.contract)],
             annotator=Annotator(),
         )
     assert result.frames == 4

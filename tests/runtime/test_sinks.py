@@ -9,19 +9,26 @@ import cv2
 import numpy as np
 import pytest
 
-from edgeimg.runtime.detections import Detections, Frame
+from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.mot import read_mot
+from edgeimg.runtime.frame import Frame
 from edgeimg.runtime.sinks import (
     FrameResult,
+    ImageSink,
     JsonLinesSink,
-    MotSink,
     VideoSink,
     WindowSink,
-    frame_record,
+    file_sink,
 )
+from edgeimg.runtime.tasks.classify import ScoresCsvSink
+from edgeimg.runtime.tasks.classify.scores import ClassScores
+from edgeimg.runtime.tasks.detect.detections import Detections
+from edgeimg.runtime.tasks.detect.mot import read_mot
+from edgeimg.runtime.tasks.detect.sinks import MotSink, detections_record
 
 W, H = 80, 48
+DETECT = ModelContract(task="detect", class_names=("person", "bag"), input_size=(48, 80))
+CLASSIFY = ModelContract(task="classify", class_names=("cat", "dog, big", "owl"), input_size=(8, 8))
 
 
 def result(i: int, detections: Detections | None = None, size=(W, H)) -> FrameResult:
@@ -131,7 +138,7 @@ def test_read_only_folder_fails_up_front(tmp_path):
 
 def test_json_lines_hold_one_record_per_frame(tmp_path):
     path = tmp_path / "out.jsonl"
-    with JsonLinesSink(path, class_names=("person", "bag")) as sink:
+    with JsonLinesSink(path, DETECT) as sink:
         sink.write(result(0, tracked()))
         sink.write(result(1))
         assert not path.exists()
@@ -151,7 +158,7 @@ def test_json_lines_hold_one_record_per_frame(tmp_path):
 
 def test_untracked_detections_have_null_track_ids_and_unknown_classes_null_names():
     dets = Detections([[0, 0, 1, 1]], [0.5], [7])
-    record = frame_record(Frame(np.zeros((2, 2, 3), np.uint8), 4, 0.4), dets, ("person",))
+    record = detections_record(dets, ("person",))
     assert record["detections"][0]["track_id"] is None
     assert record["detections"][0]["class"] is None and record["detections"][0]["class_id"] == 7
 
@@ -171,7 +178,7 @@ def test_mot_text_is_motchallenge_format_with_tracked_boxes_only(tmp_path):
 
 def test_text_outputs_keep_the_frames_before_an_error(tmp_path):
     jsonl, mot = tmp_path / "a.jsonl", tmp_path / "a.txt"
-    with pytest.raises(KeyboardInterrupt), JsonLinesSink(jsonl) as a, MotSink(mot) as b:
+    with pytest.raises(KeyboardInterrupt), JsonLinesSink(jsonl, DETECT) as a, MotSink(mot) as b:
         for i in range(3):
             a.write(result(i, tracked()))
             b.write(result(i, tracked()))
@@ -186,3 +193,49 @@ def test_window_without_a_display_is_a_clear_error(monkeypatch):
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
     with pytest.raises(EdgeimgError, match="--show needs a display"):
         WindowSink()
+
+
+def test_outputs_are_chosen_by_suffix_and_the_task_adds_its_own(tmp_path):
+    assert isinstance(file_sink(tmp_path / "a.mp4", DETECT), VideoSink)
+    assert isinstance(file_sink(tmp_path / "a.png", CLASSIFY), ImageSink)
+    assert isinstance(file_sink(tmp_path / "a.jsonl", CLASSIFY), JsonLinesSink)
+    assert isinstance(file_sink(tmp_path / "a.txt", DETECT), MotSink)
+    assert isinstance(file_sink(tmp_path / "a.csv", CLASSIFY), ScoresCsvSink)
+    with pytest.raises(EdgeimgError, match=r"for a detect model, got '.csv'"):
+        file_sink(tmp_path / "a.csv", DETECT)
+    with pytest.raises(EdgeimgError, match=r"for a classify model, got '.txt'"):
+        file_sink(tmp_path / "a.txt", CLASSIFY)
+
+
+def test_classifier_records_and_csv_name_each_image(tmp_path):
+    scores = ClassScores([1, 2], [0.75, 0.125])
+    frame = Frame(np.zeros((8, 8, 3), np.uint8), 3, 0.3, "boot.png")
+    jsonl, csv = tmp_path / "top.jsonl", tmp_path / "top.csv"
+    with JsonLinesSink(jsonl, CLASSIFY) as a, file_sink(csv, CLASSIFY) as b:
+        a.write(FrameResult(frame, scores))
+        b.write(FrameResult(frame, scores))
+    assert json.loads(jsonl.read_text()) == {
+        "frame": 3,
+        "timestamp": 0.3,
+        "name": "boot.png",
+        "top_k": [
+            {"class_id": 1, "class": "dog, big", "score": 0.75},
+            {"class_id": 2, "class": "owl", "score": 0.125},
+        ],
+    }
+    assert csv.read_text().splitlines() == [
+        "frame,name,rank,class_id,class,score",
+        '3,boot.png,1,1,"dog, big",0.75',
+        "3,boot.png,2,2,owl,0.125",
+    ]
+
+
+def test_an_image_output_holds_the_one_annotated_frame(tmp_path):
+    path = tmp_path / "out.png"
+    image = np.full((H, W, 3), 77, np.uint8)
+    with ImageSink(path) as sink:
+        sink.write(FrameResult(Frame(image, 0, 0.0), Detections.empty(), image))
+        with pytest.raises(EdgeimgError, match="holds one image, the source has more"):
+            sink.write(FrameResult(Frame(image, 1, 0.1), Detections.empty(), image))
+    np.testing.assert_array_equal(cv2.imread(str(path)), image)
+    assert hidden(tmp_path) == []

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 
 from edgeimg.cli.main import main
-from edgeimg.cli.track import DEFAULT_OUTPUT, bundled_model_path
+from edgeimg.cli.track import DEFAULT_OUTPUT
 from edgeimg.runtime.contract import ModelContract
-from edgeimg.runtime.mot import read_mot
+from edgeimg.runtime.model import bundled_model_path
 from edgeimg.runtime.preprocess import letterbox
+from edgeimg.runtime.tasks.detect.mot import read_mot
 
 
 def video_frames(path: Path) -> tuple[int, tuple[int, int]]:

@@ -9,9 +9,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.detections import Detections
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.tracking import ByteTrackConfig, ByteTracker, OutputBoxes
+from edgeimg.runtime.tasks.detect.detections import Detections
+from edgeimg.runtime.tasks.detect.tracking import ByteTrackConfig, ByteTracker, OutputBoxes
 
 FPS = 30.0
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.tracking import ByteTrackConfig, OutputBoxes
+from edgeimg.runtime.tasks.detect.tracking import ByteTrackConfig, OutputBoxes
 
 
 def test_defaults_are_bytetracks_published_ones():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.boxes import iou_matrix
-from edgeimg.runtime.tracking import assignment, kalman
+from edgeimg.runtime.tasks.detect.boxes import iou_matrix
+from edgeimg.runtime.tasks.detect.tracking import assignment, kalman
 
 
 def random_tracks(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

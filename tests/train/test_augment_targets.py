@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.boxes import iou_matrix
+from edgeimg.runtime.tasks.detect.boxes import iou_matrix
 from edgeimg.runtime.decoders import CenterNetConfig, CenterNetDecoder
 from edgeimg.runtime.preprocess import Transform, letterbox
 from edgeimg.train.data.augment import (
@@ -15,7 +15,7 @@ from edgeimg.train.data.augment import (
     warp_boxes,
     warp_image,
 )
-from edgeimg.train.data.targets import centernet_targets
+from edgeimg.train.tasks.detect.targets import centernet_targets
 from edgeimg.train.evaluate import detection_ap
 
 # Four boxes on a 480x640 frame, each filled with its own pure colour (BGR).

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.train.data.classification import (
+from edgeimg.train.tasks.classify.data import (
     FASHION_MNIST_CLASSES,
     ClassificationFormat,
     detect_format,

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.train.data.detection import DetectionFormat, FrameRange, load_detection
+from edgeimg.train.tasks.detect.data import DetectionFormat, FrameRange, load_detection
 
 
 def blank(height: int = 60, width: int = 80, value: int = 0) -> np.ndarray:

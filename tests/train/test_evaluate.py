@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.detections import Detections
+from edgeimg.runtime.tasks.detect.detections import Detections
 from edgeimg.train.evaluate import accuracy, confusion_matrix, detection_ap, format_confusion
 
 TRUTH = np.array([[10, 10, 50, 90], [100, 20, 140, 100]], np.float32)

@@ -14,7 +14,7 @@ from edgeimg.train.models import (  # noqa: E402
     build_detector,
     count_macs,
 )
-from edgeimg.train.models.losses import CenterNetFocalLoss, LtrbGIoULoss  # noqa: E402
+from edgeimg.train.tasks.detect.losses import CenterNetFocalLoss, LtrbGIoULoss  # noqa: E402
 
 
 @pytest.mark.parametrize("arch", ["cifar_cnn", "mobilenet", "edgenet"])

@@ -9,7 +9,7 @@ pytest.importorskip("tensorflow")
 
 from edgeimg.train.data.augment import BoxAugment, ClassifyAugment
 from edgeimg.train.data.batches import DetectionBatches, DetectionShapes
-from edgeimg.train.data.detection import load_detection
+from edgeimg.train.tasks.detect.data import load_detection
 from edgeimg.train.data.pipeline import classification_dataset, detection_dataset
 
 SHAPES = DetectionShapes(input_hw=(96, 128), crop_hw=(64, 96), stride=4, num_classes=1)

@@ -1,28 +1,5 @@
-"""Training data: readers per format, box-preserving augmentation, targets, ``tf.data`` pipelines.
+"""Generic training data helpers; each task's readers live in ``edgeimg.train.tasks.<task>``.
 
-The readers need no TensorFlow; :mod:`edgeimg.train.data.pipeline` does.
+:mod:`~edgeimg.train.data.batches` (per-epoch order of ``PyDataset`` batches) and
+:mod:`~edgeimg.train.data.classes` (the ``--num-classes`` / ``--classes`` guard).
 """
-
-from edgeimg.train.data.classification import (
-    ClassificationData,
-    ClassificationFormat,
-    load_classification,
-)
-from edgeimg.train.data.detection import (
-    DetectionDataset,
-    DetectionFormat,
-    DetectionSample,
-    FrameRange,
-    load_detection,
-)
-
-__all__ = [
-    "ClassificationData",
-    "ClassificationFormat",
-    "DetectionDataset",
-    "DetectionFormat",
-    "DetectionSample",
-    "FrameRange",
-    "load_classification",
-    "load_detection",
-]

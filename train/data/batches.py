@@ -1,71 +1,23 @@
-"""Detection examples in numpy, and a ``keras.utils.PyDataset`` of them for non-TF backends.
+"""Epoch bookkeeping for ``keras.utils.PyDataset`` batch sequences (any Keras backend).
 
-:func:`detection_example` turns one sample into the detector's input and targets; the
-``tf.data`` pipeline (:mod:`edgeimg.train.data.pipeline`) maps it in parallel under TensorFlow,
-and :class:`DetectionBatches` feeds it to Keras on the JAX or PyTorch backends (a GPU host
-without TensorFlow), with worker threads (OpenCV releases the GIL).
+The tasks' numpy batch sequences (detect's :class:`DetectionBatches`, classify's
+:class:`ClassifyBatches`) feed ``model.fit`` on JAX or PyTorch, where there is no ``tf.data``.
+:class:`EpochBatches` gives them a seeded order per epoch, so a run repeats.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
-import cv2
 import keras
 import numpy as np
 
-from edgeimg.train.data.augment import (
-    BoxAugment,
-    augment_sample,
-    letterbox_matrix,
-    warp_boxes,
-    warp_image,
-)
-from edgeimg.train.data.detection import DetectionSample
-from edgeimg.train.data.targets import centernet_targets
 
-
-@dataclass(frozen=True)
-class DetectionShapes:
-    """input_hw: the model's input (height, width), what frames are letterboxed to.
-    crop_hw: the training window cut from it (smaller = cheaper steps; the detector is fully
-    convolutional). stride and num_classes: of the detector's outputs."""
-
-    input_hw: tuple[int, int]
-    crop_hw: tuple[int, int]
-    stride: int
-    num_classes: int
-
-
-def detection_example(
-    sample: DetectionSample,
-    shapes: DetectionShapes,
-    augment: BoxAugment | None,
-    rng: np.random.Generator | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One sample -> (image (h, w, 3) uint8 RGB, heatmap target, boxes target).
-
-    Training (``augment`` and ``rng`` given): random geometry, a ``crop_hw`` window and colour.
-    Otherwise: the runtime's letterbox to ``input_hw``, nothing random.
-    """
-    if augment is None or rng is None:
-        matrix = letterbox_matrix(sample.image.shape[:2], shapes.input_hw)
-        hw = shapes.input_hw
-        image = warp_image(sample.image, matrix, hw)
-        boxes, classes = warp_boxes(sample.xyxy, sample.class_id, matrix, hw, 0.0)
-    else:
-        hw = shapes.crop_hw
-        image, boxes, classes = augment_sample(
-            sample.image, sample.xyxy, sample.class_id, rng, shapes.input_hw, hw, augment
-        )
-    heatmap, box_target = centernet_targets(boxes, classes, hw, shapes.stride, shapes.num_classes)
-    return cv2.cvtColor(image, cv2.COLOR_BGR2RGB), heatmap, box_target
-
-
-class _EpochBatches(keras.utils.PyDataset):
+class EpochBatches(keras.utils.PyDataset):
     """Index bookkeeping shared by the batch sequences: with augmentation, a new order every
-    epoch from (seed, epoch), so runs repeat; without, the items in order."""
+    epoch from (seed, epoch), so runs repeat; without, the items in order.
+
+    count: items; augment: None for evaluation order (anything else reshuffles per epoch).
+    Subclasses implement ``__len__`` and ``__getitem__`` with :meth:`chosen`.
+    """
 
     def __init__(self, count: int, batch_size: int, augment, seed: int, workers: int) -> None:
         super().__init__(workers=workers, use_multiprocessing=False)
@@ -81,87 +33,10 @@ class _EpochBatches(keras.utils.PyDataset):
             return np.arange(self.count)
         return np.random.default_rng([self.seed, self.epoch]).permutation(self.count)
 
-    def _chosen(self, index: int) -> np.ndarray:
+    def chosen(self, index: int) -> np.ndarray:
+        """The item indices of batch ``index`` in this epoch's order."""
         return self.order[index * self.batch_size : (index + 1) * self.batch_size]
 
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self.order = self._order()
-
-
-class DetectionBatches(_EpochBatches):
-    """Batches of (float32 RGB images, {"heatmap", "boxes"}) for ``model.fit`` on any backend.
-
-    With ``augment``: reshuffled every epoch, random crops, full batches only; randomness
-    derives from (seed, epoch, position), so runs repeat. Without: letterboxed frames in order.
-    """
-
-    def __init__(
-        self,
-        samples: list[DetectionSample],
-        shapes: DetectionShapes,
-        batch_size: int,
-        augment: BoxAugment | None = None,
-        seed: int = 0,
-        workers: int = 4,
-    ):
-        self.samples = samples
-        self.shapes = shapes
-        super().__init__(len(samples), batch_size, augment, seed, workers)
-
-    def __len__(self) -> int:
-        if self.augment is not None:
-            return len(self.samples) // self.batch_size
-        return math.ceil(len(self.samples) / self.batch_size)
-
-    def __getitem__(self, index: int):
-        chosen = self._chosen(index)
-        examples = []
-        for position in chosen:
-            rng = None
-            if self.augment is not None:
-                rng = np.random.default_rng([self.seed, self.epoch, int(position)])
-            examples.append(
-                detection_example(self.samples[position], self.shapes, self.augment, rng)
-            )
-        images, heatmaps, boxes = (np.stack(parts) for parts in zip(*examples, strict=True))
-        return images.astype(np.float32), {"heatmap": heatmaps, "boxes": boxes}
-
-
-class ClassifyBatches(_EpochBatches):
-    """Batches of (float32 images 0..255, int32 labels) from uint8 arrays, for any backend.
-
-    x: (N, H, W, C) uint8. With ``augment`` (an object with ``flip`` and ``shift``, e.g.
-    :class:`edgeimg.train.data.augment.ClassifyAugment`): reshuffled every epoch, random
-    left-right flips and shifts of up to ``shift`` pixels (edge pixels repeat), seeded by
-    (seed, epoch). Colour jitter is left to the ``tf.data`` pipeline.
-    """
-
-    def __init__(self, x, y, batch_size: int, augment=None, seed: int = 0, workers: int = 2):
-        self.x, self.y = x, np.asarray(y, np.int32)
-        super().__init__(len(x), batch_size, augment, seed, workers)
-
-    def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
-
-    def __getitem__(self, index: int):
-        chosen = self._chosen(index)
-        images = self.x[chosen]
-        if self.augment is not None:
-            rng = np.random.default_rng([self.seed, self.epoch, index])
-            if self.augment.flip:
-                flip = rng.random(len(images)) < 0.5
-                images = np.where(flip[:, None, None, None], images[:, :, ::-1], images)
-            if self.augment.shift:
-                images = _random_shift(images, self.augment.shift, rng)
-        return images.astype(np.float32), self.y[chosen]
-
-
-def _random_shift(images: np.ndarray, shift: int, rng: np.random.Generator) -> np.ndarray:
-    """(N, H, W, C) shifted by up to ``shift`` pixels per axis, edge pixels repeated."""
-    n, height, width = images.shape[:3]
-    padded = np.pad(images, ((0, 0), (shift, shift), (shift, shift), (0, 0)), mode="edge")
-    dy, dx = rng.integers(0, 2 * shift + 1, (2, n))
-    rows = dy[:, None] + np.arange(height)[None, :]  # (N, H)
-    cols = dx[:, None] + np.arange(width)[None, :]  # (N, W)
-    return padded[np.arange(n)[:, None, None], rows[:, :, None], cols[:, None, :]]

@@ -1,0 +1,1 @@
+../../../src/edgeimg/__init__.py

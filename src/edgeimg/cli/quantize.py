@@ -1,0 +1,280 @@
+"""`edgeimg quantize MODEL.onnx --calib DATA -o MODEL.int8.onnx`: INT8 that is proven faster.
+
+Thin: the flags become a :class:`~edgeimg.export.flow.QuantizePlan` and one call of
+:func:`~edgeimg.export.flow.quantize_model`. Also home of the data wiring shared with
+`edgeimg export --int8`: calibration images from a video, image folder, MOT sequence or
+classification dataset, and held-out evaluation data read with ``edgeimg.train``'s readers (the
+CLI sits above every package; ``edgeimg.export`` itself only takes images and labelled data).
+The data's format chooses the reader; the model's task chooses the evaluator.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from edgeimg.runtime.errors import EdgeimgError
+
+if TYPE_CHECKING:
+    from edgeimg.export.evaluation import HeldOut
+    from edgeimg.export.flow import HeldOutSource, ImageSource, Int8Result, QuantizePlan
+
+
+def add_quantize_options(parser: argparse.ArgumentParser) -> None:
+    """Options shared by `quantize` and `export --int8`."""
+    group = parser.add_argument_group("quantization")
+    group.add_argument(
+        "--calib-frames",
+        metavar="FIRST-LAST",
+        help="1-based frame range of a video/MOT/folder calibration source, e.g. 1-600 "
+        "(default: all)",
+    )
+    group.add_argument(
+        "--calib-count",
+        type=int,
+        default=100,
+        metavar="N",
+        help="calibration images, drawn evenly across the data (default 100)",
+    )
+    group.add_argument(
+        "--method",
+        choices=("minmax", "entropy", "percentile"),
+        default="percentile",
+        help="activation calibration (default percentile: measured the most accurate on the "
+        "PETS detector and Fashion-MNIST; entropy is KL with 2048 bins and clips hard)",
+    )
+    group.add_argument(
+        "--percentile",
+        type=float,
+        default=99.999,
+        help="share of values kept by --method percentile (default 99.999)",
+    )
+    group.add_argument(
+        "--target",
+        choices=("cpu-x86", "cpu-arm", "tensorrt"),
+        default="cpu-x86",
+        help="cpu-x86: U8S8 (7-bit weights without VNNI); cpu-arm, tensorrt: S8S8 symmetric "
+        "(default cpu-x86)",
+    )
+    group.add_argument(
+        "--per-tensor",
+        action="store_true",
+        help="one scale per weight tensor instead of per output channel",
+    )
+    group.add_argument(
+        "--quantize-head",
+        action="store_true",
+        help="also quantize a detector's head (its last convolutions and activations), "
+        "kept in float by default",
+    )
+    group.add_argument(
+        "--exclude", nargs="+", default=(), metavar="NODE", help="more ONNX nodes to keep in float"
+    )
+    group.add_argument(
+        "--eval",
+        metavar="DATA",
+        help="held-out labelled data for FP32 vs INT8 accuracy: a classification dataset "
+        "(its test split) or a detection dataset (MOT, YOLO, COCO, VOC)",
+    )
+    group.add_argument(
+        "--eval-frames",
+        metavar="FIRST-LAST",
+        help="frame range of --eval detection data, e.g. 601-795 (default: all)",
+    )
+    group.add_argument(
+        "--eval-count",
+        type=int,
+        default=0,
+        metavar="N",
+        help="use at most N evaluation images (default: all)",
+    )
+    group.add_argument(
+        "--budget",
+        type=float,
+        default=1.0,
+        metavar="POINTS",
+        help="accuracy the INT8 model may lose, in points of the metric (default 1)",
+    )
+    group.add_argument(
+        "--rounds", type=int, default=200, help="latency measurements per model (default 200)"
+    )
+    group.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all)")
+    group.add_argument(
+        "--force",
+        action="store_true",
+        help="keep the INT8 model even when it is slower or loses more than the budget",
+    )
+    group.add_argument("--report", metavar="R.json", help="write the quantization report here")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    parser = sub.add_parser(
+        "quantize",
+        help="INT8 (QDQ) static quantization of an exported model, with a report",
+        description="Quantize an ONNX model exported by edgeimg to INT8 (onnxruntime static "
+        "quantization, QDQ format, per-channel weights), calibrated on frames from your data "
+        "prepared exactly as the runtime prepares them. Then measure FP32 and INT8 side by "
+        "side: file size, latency (interleaved in one run), accuracy on held-out data (--eval: "
+        "top-1 for classifiers, AP@0.5 for detectors) and the largest per-tensor errors. "
+        "Exits 1 and writes no model when INT8 is slower or loses more than --budget points, "
+        "unless --force.",
+        epilog="example: edgeimg quantize runs/pets/detector.onnx --calib "
+        "../shared/data/PETS09-S2L1 --calib-frames 1-600 --eval ../shared/data/PETS09-S2L1 "
+        "--eval-frames 601-795 -o runs/pets/detector.int8.onnx --report quant.json",
+    )
+    parser.add_argument("model", help="FP32 ONNX model exported by `edgeimg export`")
+    parser.add_argument(
+        "--calib",
+        required=True,
+        metavar="DATA",
+        help="calibration data: a video, an image folder, a MOT sequence folder or a "
+        "classification dataset",
+    )
+    parser.add_argument(
+        "-o", "--output", required=True, metavar="MODEL.int8.onnx", help="where to write"
+    )
+    add_quantize_options(parser)
+    parser.set_defaults(run=run)
+
+
+def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
+    """The typed plan of the quantization flags; raises before any work when they are invalid."""
+    from edgeimg.export.flow import QuantizePlan
+    from edgeimg.export.quantize import QuantizeOptions
+    from edgeimg.export.report import Budget
+
+    for name in ("calib_count", "rounds"):
+        if getattr(args, name) < 1:
+            raise EdgeimgError(
+                f"--{name.replace('_', '-')}: expected >= 1, got {getattr(args, name)}"
+            )
+    if args.eval_count < 0:
+        raise EdgeimgError(f"--eval-count: expected >= 0, got {args.eval_count}")
+    if args.threads is not None and args.threads < 1:
+        raise EdgeimgError(f"--threads: expected >= 1, got {args.threads}")
+    options = QuantizeOptions(
+        target=args.target,
+        method=args.method,
+        percentile=args.percentile,
+        per_channel=not args.per_tensor,
+        keep_head_float=not args.quantize_head,
+        exclude=tuple(args.exclude),
+    )
+    return QuantizePlan(
+        options=options,
+        budget=Budget(max_accuracy_drop=args.budget),
+        held_out=held_out_source(args.eval, args.eval_frames, args.eval_count)
+        if args.eval
+        else None,
+        rounds=args.rounds,
+        threads=args.threads,
+        force=args.force,
+        report_path=Path(args.report) if args.report else None,
+        progress=True,
+    )
+
+
+def evenly(count: int, total: int) -> np.ndarray:
+    """At most ``count`` indices spread evenly over ``range(total)``."""
+    return np.unique(np.linspace(0, total - 1, num=min(count, total)).round().astype(int))
+
+
+def as_bgr(images: np.ndarray) -> list[np.ndarray]:
+    """(N, H, W, C) uint8 RGB or gray dataset images -> BGR (or gray) images for ``prepare``."""
+    return [im[:, :, ::-1] if im.shape[-1] == 3 else im for im in images]
+
+
+def is_classification_dataset(path: str) -> bool:
+    """True for a CIFAR folder, idx files or class sub-folders (edgeimg.train's readers)."""
+    folder = Path(path)
+    if not folder.is_dir() or (folder / "gt").is_dir():
+        return False
+    from edgeimg.train.data.classification import detect_format
+
+    try:
+        detect_format(folder)
+    except EdgeimgError:
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1)
+def classification_data(path: str):
+    """A classification dataset, read once when it is both --calib and --eval."""
+    from edgeimg.train.data.classification import load_classification
+
+    return load_classification(path)
+
+
+def calibration_source(spec: str, frames: str | None, count: int) -> ImageSource:
+    """Calibration images, read when the flow asks: a classification dataset's training split,
+    otherwise frames of a video, image folder or MOT sequence (the data's format decides)."""
+    from edgeimg.export.calibration import FrameSelection, sample_frames
+
+    selection = FrameSelection.parse(frames, count)  # checked now, before any work
+
+    def read() -> list[np.ndarray]:
+        if is_classification_dataset(spec):
+            data = classification_data(spec)
+            return as_bgr(data.x_train[evenly(count, len(data.x_train))])
+        return sample_frames(spec, selection)
+
+    return read
+
+
+def held_out_source(spec: str, frames: str | None, count: int) -> HeldOutSource:
+    """Held-out labelled data, read when the flow asks: a classification dataset's test split
+    (class labels) or a detection dataset (MOT, YOLO, COCO, VOC: boxes, scored by COCO AP@0.5
+    as `edgeimg train` scores it)."""
+
+    def read() -> HeldOut:
+        from edgeimg.export.evaluation import HeldOut
+
+        if is_classification_dataset(spec):
+            data = classification_data(spec)
+            if not len(data.x_test):
+                raise EdgeimgError(f"--eval {spec}: the dataset has no test split")
+            pick = evenly(count or len(data.x_test), len(data.x_test))
+            return HeldOut(as_bgr(data.x_test[pick]), list(data.y_test[pick]), "labels")
+        from edgeimg.train.data.detection import load_detection
+        from edgeimg.train.evaluate import detection_ap
+
+        samples = load_detection(spec, frames=frames).samples
+        if count:
+            samples = [samples[i] for i in evenly(count, len(samples))]
+        return HeldOut(
+            [s.image for s in samples],
+            [(s.xyxy, s.class_id) for s in samples],
+            "boxes",
+            score=lambda preds, truths, classes: detection_ap(preds, truths, classes).ap50,
+        )
+
+    return read
+
+
+def print_int8(result: Int8Result) -> None:
+    """The report's table, where it was written, and the verdict (GateFailed when not kept)."""
+    from edgeimg.export.report import GateFailed
+
+    report = result.report
+    print(report.table())
+    if result.report_path is not None:
+        print(f"report: {result.report_path}")
+    if not result.written:
+        raise GateFailed(
+            f"{'; '.join(report.problems())}; {result.path} not written (--force keeps it)"
+        )
+    print(f"wrote {result.path}" + ("" if report.passed else " (kept with --force)"))
+
+
+def run(args: argparse.Namespace) -> int:
+    from edgeimg.export.flow import quantize_model
+
+    plan = quantize_plan(args)
+    calibration = calibration_source(args.calib, args.calib_frames, args.calib_count)
+    print_int8(quantize_model(args.model, args.output, calibration, plan))
+    return 0

@@ -1,0 +1,178 @@
+"""What `edgeimg track` and `edgeimg predict` share: the source and model options, loading the
+model (the bundled one by default), and running the pipeline with a summary at the end."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from edgeimg.runtime.errors import EdgeimgError
+
+
+def size_arg(text: str) -> tuple[int, int]:
+    """``1280x720`` -> (1280, 720), for argparse."""
+    width, sep, height = text.lower().partition("x")
+    if not (sep and width.isdigit() and height.isdigit() and int(width) and int(height)):
+        raise argparse.ArgumentTypeError(f"expected WIDTHxHEIGHT such as 1280x720, got {text!r}")
+    return int(width), int(height)
+
+
+def add_source_options(src: argparse._ArgumentGroup) -> None:
+    src.add_argument(
+        "--start-frame",
+        type=int,
+        default=1,
+        metavar="N",
+        help="first frame of a file or folder to process, 1-based like MOTChallenge (default 1)",
+    )
+    src.add_argument("--frames", type=int, metavar="N", help="stop after N frames")
+    src.add_argument(
+        "--fps", type=float, help="frame rate of a folder, or to override a video's header"
+    )
+    src.add_argument(
+        "--live",
+        action="store_true",
+        help="replay a file at its frame rate like a camera (newest frame only, drops counted)",
+    )
+    src.add_argument(
+        "--camera-size",
+        type=size_arg,
+        metavar="WxH",
+        help="resolution to ask the camera for, e.g. 1280x720",
+    )
+    src.add_argument("--camera-fps", type=float, metavar="FPS", help="frame rate to ask for")
+    src.add_argument(
+        "--timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="seconds a stream URL may take to open or to deliver a frame (default 10)",
+    )
+
+
+def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> None:
+    from edgeimg.runtime.backends import backend_names
+
+    if with_model_flag:
+        mdl.add_argument(
+            "--model", metavar="M.onnx", help="ONNX detector exported by edgeimg (default: bundled)"
+        )
+    mdl.add_argument(
+        "--contract",
+        metavar="FILE",
+        help="JSON/YAML model contract, for an ONNX model without edgeimg metadata",
+    )
+    mdl.add_argument("--backend", choices=backend_names(), default="onnxruntime")
+    mdl.add_argument("--device", choices=("cpu", "cuda", "tensorrt", "auto"), default="auto")
+    mdl.add_argument("--threads", type=int, metavar="N", help="inference threads")
+
+
+def check_common(args: argparse.Namespace) -> None:
+    if args.start_frame < 1:
+        raise EdgeimgError(f"--start-frame: expected >= 1, got {args.start_frame}")
+    if args.frames is not None and args.frames < 1:
+        raise EdgeimgError(f"--frames: expected >= 1, got {args.frames}")
+    if args.threads is not None and args.threads < 1:
+        raise EdgeimgError(f"--threads: expected >= 1, got {args.threads}")
+
+
+def quiet_opencv() -> None:
+    """Keep OpenCV's and FFmpeg's own warnings (e.g. a camera that does not open) out of the
+    user's way: edgeimg reports those failures itself, in one line. ``-v`` shows them."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")  # read when FFmpeg is first used
+    import cv2
+
+    utils_logging = getattr(cv2.utils, "logging", None)  # OpenCV >= 4.12
+    if utils_logging is not None:
+        utils_logging.setLogLevel(utils_logging.LOG_LEVEL_SILENT)
+    elif hasattr(cv2, "setLogLevel"):  # older 4.x
+        cv2.setLogLevel(0)  # 0 = silent
+
+
+def load(
+    args: argparse.Namespace, model: str | None, decoder_params: dict[str, Any] | None = None
+) -> Any:
+    """The model at ``model`` (the bundled detector when None), on the chosen backend."""
+    from edgeimg.runtime.model import bundled_model_path, load_model
+
+    if model:
+        path = Path(model)
+        if not path.is_file():
+            raise EdgeimgError(f"model file not found: {path}")
+    else:
+        path = bundled_model_path()
+        if not path.is_file():
+            raise EdgeimgError(
+                f"no bundled model in this installation (expected {path}); "
+                "give an exported model path"
+            )
+    return load_model(
+        path,
+        backend=args.backend,
+        device=args.device,
+        threads=args.threads,
+        contract=args.contract,
+        decoder_params=decoder_params,
+    )
+
+
+def open_spec(args: argparse.Namespace, spec: str | int) -> Any:
+    from edgeimg.runtime.sources import SourceConfig, open_source
+
+    config = SourceConfig(
+        start=args.start_frame - 1,
+        fps=args.fps,
+        live=args.live,
+        open_timeout_s=args.timeout,
+        read_timeout_s=args.timeout,
+        camera_size=args.camera_size,
+        camera_fps=args.camera_fps,
+    )
+    return open_source(spec, config)
+
+
+def run_and_report(
+    args: argparse.Namespace,
+    source: Any,
+    model: Any,
+    sinks: Sequence[Any],
+    stages: Sequence[Any],
+    timing_json: str | None,
+) -> int:
+    """Run the pipeline, print the timing table and what was written; the exit code."""
+    from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
+
+    result = run_pipeline(
+        source,
+        model,
+        sinks,
+        stages=stages,
+        annotator=model.task.annotator(model.contract),
+        config=PipelineConfig(max_frames=args.frames),
+    )
+    out = sys.stderr if _stdout_is_data(sinks) else sys.stdout
+    print(result.timing.format(), file=out)
+    for sink in sinks:
+        if getattr(sink, "path", None) is not None and sink.frames:
+            print(f"wrote {sink.path} ({sink.frames} frames)", file=out)
+    if timing_json:
+        from edgeimg.runtime.atomic import write_text
+
+        write_text(timing_json, json.dumps(result.timing.to_dict(), indent=2) + "\n", "timing JSON")
+    if result.timing.frames == 0:
+        raise EdgeimgError(f"no frame was processed from {source.name}")
+    return 130 if result.interrupted else 0
+
+
+def _stdout_is_data(sinks: Sequence[Any]) -> bool:
+    return any(getattr(sink, "to_stdout", False) for sink in sinks)
+
+
+def backend_name(model: Any) -> str:
+    backend = getattr(model, "backend", None)
+    return getattr(backend, "description", None) or "the runtime backend"

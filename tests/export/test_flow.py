@@ -1,0 +1,148 @@
+"""`export_model` and `quantize_model`: the whole flow as one library call, on real models."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+
+from edgeimg.export import ExportPlan, QuantizePlan, export_model, quantize_model
+from edgeimg.export.evaluation import HeldOut, backend_infer
+from edgeimg.export.onnx_export import ExportOptions, export_keras
+from edgeimg.export.parity import ParityError, Tolerance
+from edgeimg.export.report import Budget
+from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.errors import EdgeimgError
+
+
+@pytest.fixture(scope="module")
+def full_export(detector_keras, pets_frames, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("flow")
+    plan = ExportPlan(
+        options=ExportOptions(layout="NCHW"),
+        calibration=lambda: pets_frames[:12],
+        parity_images=8,
+        fp16=True,
+        int8=QuantizePlan(rounds=5, force=True, report_path=folder / "q.json"),
+    )
+    return export_model(detector_keras, folder / "detector.onnx", plan), folder
+
+
+def test_export_model_writes_fp32_fp16_int8_and_the_report(full_export):
+    result, folder = full_export
+    assert result.path == folder / "detector.onnx" and result.path.is_file()
+    assert result.parity is not None and result.parity.passed
+    assert result.parity.images == 8, "parity on the first parity_images calibration frames"
+    assert result.fp16 is not None and result.fp16.path == folder / "detector.fp16.onnx"
+    assert result.fp16.images == 8
+    assert [name for name, _ in result.fp16.max_abs_diff] == ["heatmap", "boxes"]
+    assert all(0 <= diff < 0.05 for _, diff in result.fp16.max_abs_diff)
+    int8 = result.int8
+    assert int8 is not None and int8.written and int8.path == folder / "detector.int8.onnx"
+    assert int8.path.is_file() and int8.quantization.path == int8.path
+    assert int8.quantization.calibration_images == 12
+    assert int8.report.float_latency.runs == 5 and int8.report.metric is None
+    data = json.loads((folder / "q.json").read_text())
+    assert data["quantized"]["path"] == str(int8.path)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "detector.fp16.onnx",
+        "detector.int8.onnx",
+        "detector.onnx",
+        "q.json",
+    ], "no temporary file left"
+
+
+def test_every_written_model_carries_the_contract(full_export):
+    result, _ = full_export
+    for path in (result.path, result.fp16.path, result.int8.path):
+        metadata = {p.key: p.value for p in onnx.load(str(path)).metadata_props}
+        assert ModelContract.from_metadata(metadata) == result.contract
+
+
+def test_int8_that_fails_its_gate_is_not_written_but_reported(full_export, pets_frames, tmp_path):
+    result, _ = full_export
+    out, report = tmp_path / "slow.int8.onnx", tmp_path / "slow.json"
+    plan = QuantizePlan(
+        budget=Budget(max_latency_ratio=0.01), rounds=3, report_path=report
+    )  # no INT8 is 100x faster
+    int8 = quantize_model(result.path, out, pets_frames[:4], plan)
+    assert not int8.written
+    assert not int8.report.passed
+    assert any("SLOWER" in p for p in int8.report.problems())
+    assert not out.exists()
+    assert json.loads(report.read_text())["passed"] is False
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["slow.json"]
+
+
+def test_parity_failure_raises_with_its_report_and_writes_nothing(
+    detector_keras, pets_frames, tmp_path
+):
+    plan = ExportPlan(
+        options=ExportOptions(simplify=False),
+        tolerance=Tolerance(atol=0.0, rtol=0.0, min_agreement=1.0, max_score_diff=0.0),
+        calibration=lambda: [f + 1 for f in pets_frames[:2]],
+        fp16=True,
+    )
+    with pytest.raises(ParityError, match=r"Keras and ONNX disagree \(.*\); .* not written") as err:
+        export_model(detector_keras, tmp_path / "m.onnx", plan)
+    assert err.value.report is not None and not err.value.report.passed
+    assert "FAILED" in err.value.report.summary()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_quantize_model_scores_a_classifier_on_held_out_labels(person_classifier, tmp_path):
+    fp32 = export_keras(person_classifier.keras_path, tmp_path / "person.onnx").path
+    held_out = person_classifier.held_out
+    plan = QuantizePlan(
+        held_out=lambda: HeldOut(held_out.images, list(held_out.labels), "labels"),
+        budget=Budget(max_accuracy_drop=3.0),
+        rounds=5,
+        force=True,
+    )
+    int8 = quantize_model(
+        fp32, tmp_path / "person.int8.onnx", person_classifier.calibration.images, plan
+    )
+    report = int8.report
+    assert report.metric == "top-1 %"
+    assert report.float_score > 90.0
+    assert abs(report.float_score - report.quant_score) <= 3.0
+    probs = backend_infer(int8.path, ("probs",))(np.zeros((2, 3, 32, 32), np.float32))[0]
+    assert probs.shape == (2, 2)
+
+
+def test_quantize_model_reads_the_calibration_only_after_the_model_is_checked(tmp_path):
+    bad = tmp_path / "bad.onnx"
+    bad.write_bytes(b"not a model")
+
+    def never() -> list[np.ndarray]:
+        raise AssertionError("calibration read before the model was checked")
+
+    with pytest.raises(EdgeimgError, match="not a valid ONNX model"):
+        quantize_model(bad, tmp_path / "out.onnx", never)
+    assert not (tmp_path / "out.onnx").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: ExportPlan(int8=QuantizePlan()), "int8: expected calibration images, got none"),
+        (lambda: ExportPlan(parity_images=0), "parity_images: expected >= 1, got 0"),
+        (lambda: QuantizePlan(rounds=0), "rounds: expected >= 1, got 0"),
+        (lambda: QuantizePlan(threads=0), "threads: expected >= 1, got 0"),
+    ],
+)
+def test_plans_are_checked_before_any_work(make, message):
+    with pytest.raises(EdgeimgError, match=message):
+        make()
+
+
+def test_export_model_checks_every_destination_first(detector_keras, tmp_path):
+    plan = ExportPlan(
+        calibration=lambda: [],
+        int8=QuantizePlan(report_path=tmp_path / "missing" / "q.json"),
+    )
+    with pytest.raises(EdgeimgError, match=r"report .*q\.json: folder .*missing does not exist"):
+        export_model(detector_keras, tmp_path / "m.onnx", plan)
+    assert list(tmp_path.iterdir()) == []
