@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.runtime.errors import first_line
+from edgeimg.runtime.errors import first_line, parse_enum
 
 
 class Backend(str, Enum):
@@ -22,6 +22,10 @@ class Backend(str, Enum):
 
     ONNXRUNTIME = "onnxruntime"
     OPENCV = "opencv"
+
+    @classmethod
+    def parse(cls, value: str | Backend) -> Backend:
+        return parse_enum(cls, value, "backend")
 
 
 class Precision(str, Enum):

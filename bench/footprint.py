@@ -83,7 +83,7 @@ def child(kind: str, model: Path, video: Path | None, frames: int) -> dict[str, 
 
         t1 = time.perf_counter()
         from edgeimg.bench.peers.runners import KerasRunner
-        from edgeimg.export.onnx_export import load_keras
+        from edgeimg.export.keras_file import load_keras
 
         keras_model, contract = load_keras(model)
         decoder = get_task(contract.task).decoder_type(contract).from_contract(contract)

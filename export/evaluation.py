@@ -41,7 +41,7 @@ class HeldOut:
     images: (H, W, 3) uint8 BGR or (H, W) gray each. kind and targets, one target per image:
     ``labels`` -- a class index; ``boxes`` -- (xyxy (K, 4) float32 in source pixels,
     class_id (K,)). score: the data's own scoring function where the task needs one (boxes:
-    COCO AP@0.5 from ``edgeimg.train.evaluate``).
+    COCO AP@0.5 from ``edgeimg.train.tasks.detect.evaluate``).
     """
 
     images: Sequence[np.ndarray]

@@ -58,8 +58,11 @@ def read_contract(keras_path: str | Path) -> ModelContract:
     return ModelContract.from_dict(values, str(keras_path))
 
 
-def load_keras(keras_path: str | Path) -> tuple[keras.Model, ModelContract]:
-    """The Keras model (loaded with ``safe_mode=True``) and the contract stored beside it.
+def load_keras(keras_path: str | Path, compile: bool = False) -> tuple[keras.Model, ModelContract]:
+    """The Keras model (loaded with ``safe_mode=True``) and the contract stored beside it; the one
+    Keras loader of edgeimg. ``compile``: restore the optimizer and losses too (resuming
+    training; the train task's custom losses must be imported first, as
+    ``edgeimg.train.tasks.import_keras_objects`` does).
 
     The contract is read first, so a ``.keras`` file that is not an edgeimg model is rejected
     with a message naming what is missing before TensorFlow is even imported.
@@ -68,7 +71,7 @@ def load_keras(keras_path: str | Path) -> tuple[keras.Model, ModelContract]:
     import keras
 
     try:
-        model = keras.saving.load_model(keras_path, compile=False, safe_mode=True)
+        model = keras.saving.load_model(keras_path, compile=compile, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError, KeyError...
         raise EdgeimgError(
             f"cannot load Keras model {keras_path}: {type(exc).__name__}: {first_line(exc)}"

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from edgeimg import __version__
 from edgeimg.export.graph_passes import fold_input_scale, fold_nearest_upsampling
-from edgeimg.export.keras_file import call_model, load_keras, output_order, read_contract
+from edgeimg.export.keras_file import call_model, load_keras, read_contract
 from edgeimg.runtime.atomic import atomic_output, check_destination
 from edgeimg.runtime.contract import Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
@@ -271,9 +271,6 @@ __all__ = [
     "ExportOptions",
     "ExportResult",
     "GraphStats",
-    "call_model",
     "export_keras",
     "file_sha256",
-    "load_keras",
-    "output_order",
 ]

@@ -11,10 +11,10 @@ pipeline times. One method for every task::
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from dataclasses import replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -23,6 +23,7 @@ from edgeimg.runtime.backends.base import TensorSpec, check_model_file
 from edgeimg.runtime.contract import ContractError, Layout, ModelContract
 from edgeimg.runtime.decoder import Decoder, DecoderError
 from edgeimg.runtime.preprocess import Transform
+from edgeimg.runtime.registry import Registry
 from edgeimg.runtime.tasks import TaskSpec, get_task
 
 log = logging.getLogger(__name__)
@@ -73,20 +74,76 @@ def bundled_model_path() -> Path:
     return Path(__file__).parent / "assets" / "person_detector.onnx"
 
 
+@dataclass(frozen=True)
+class RecognisedModel:
+    """A contract built from a model's own (non-edgeimg) metadata, and what was recognised."""
+
+    contract: ModelContract
+    summary: str  # one line for `edgeimg info`, e.g. "Ultralytics YOLOv8n detect, 80 classes"
+
+
+class ContractReader(Protocol):
+    """Builds a contract from a foreign model's metadata and tensors: None when the file is not
+    of its kind, a one-line ContractError when it is but cannot be run (the error says why)."""
+
+    def __call__(
+        self,
+        path: Path,
+        metadata: Mapping[str, str],
+        inputs: Sequence[TensorSpec],
+        outputs: Sequence[TensorSpec],
+    ) -> RecognisedModel | None: ...
+
+
+# Model files edgeimg runs without edgeimg metadata, by the producer's own metadata. Another
+# package adds one with an entry point in the group ``edgeimg.model_formats`` naming a reader.
+CONTRACT_READERS: Registry[ContractReader] = Registry(
+    "model format",
+    group="edgeimg.model_formats",
+    builtin=("edgeimg.runtime.tasks.detect.ultralytics",),
+    error=ContractError,
+)
+
+
+def recognise_model(
+    path: Path,
+    metadata: Mapping[str, str],
+    inputs: Sequence[TensorSpec] = (),
+    outputs: Sequence[TensorSpec] = (),
+) -> RecognisedModel | None:
+    """The contract the first reader that knows this file builds (None: no reader knows it)."""
+    for name in CONTRACT_READERS.names():
+        recognised = CONTRACT_READERS.get(name)(path, metadata, inputs, outputs)
+        if recognised is not None:
+            return recognised
+    return None
+
+
 def resolve_contract(
-    path: Path, metadata: Mapping[str, str], contract: ModelContract | str | Path | None
+    path: Path,
+    metadata: Mapping[str, str],
+    contract: ModelContract | str | Path | None,
+    inputs: Sequence[TensorSpec] = (),
+    outputs: Sequence[TensorSpec] = (),
 ) -> ModelContract:
-    """The contract given (object or JSON/YAML file), else the one in the model's metadata."""
+    """The contract given (object or JSON/YAML file), else the one in the model's metadata,
+    else one built from a known producer's metadata (Ultralytics YOLO exports: see
+    ``CONTRACT_READERS``), which may look at the model's ``inputs`` and ``outputs``."""
     if isinstance(contract, ModelContract):
         return contract
     if contract is not None:
         return ModelContract.from_file(contract)
     if not any(key.startswith("edgeimg.") for key in metadata):
+        recognised = recognise_model(path, metadata, inputs, outputs)
+        if recognised is not None:
+            return recognised.contract
+        found = ", ".join(spec.describe() for spec in outputs)
         raise ContractError(
-            f"model {path} has no edgeimg metadata (missing key: task); export it with "
-            "`edgeimg export`, or describe it in a JSON/YAML file (task, class_names, "
-            "input_size, plus layout, color_order, mean, std, resize, decoder, decoder_params, "
-            "output_names as needed) and pass it with --contract FILE "
+            f"model {path} has no edgeimg metadata (missing key: task)"
+            + (f" and no known output layout (outputs: {found})" if found else "")
+            + "; export it with `edgeimg export`, or describe it in a JSON/YAML file (task, "
+            "class_names, input_size, plus layout, color_order, mean, std, resize, decoder, "
+            "decoder_params, output_names as needed) and pass it with --contract FILE "
             "(Python: ModelContract.from_file)"
         )
     return ModelContract.from_metadata(metadata, f"model {path}")
@@ -158,7 +215,7 @@ def load_model(
     """
     path = check_model_file(path)
     runner = create_backend(path, backend, device, threads, tensorrt)
-    resolved = resolve_contract(path, runner.metadata, contract)
+    resolved = resolve_contract(path, runner.metadata, contract, runner.inputs, runner.outputs)
     if decoder_params:
         resolved = replace(resolved, decoder_params={**resolved.decoder_params, **decoder_params})
     task = get_task(resolved.task)

@@ -5,27 +5,29 @@ task's stages (the tracker for detect) turn it into the next one, the annotator 
 
 Every arrow is timed on every frame (see :mod:`edgeimg.runtime.timing`), with the frame's age
 when its result is written: for live sources the time since capture (including the time the
-frame waited for the model), for files the time since the frame was decoded. Ctrl-C ends the
-loop cleanly; the sinks are closed in every case, so their files hold every finished frame.
+frame waited for the model), for files the time since the frame was decoded. The sinks are
+closed in every case, so their files hold every finished frame.
 
-Ctrl-C (SIGINT) is deferred while a frame is in flight: the first one lets the current frame
-reach every sink and then stops, so all outputs hold the same frames; a second one stops at
-once (still closing the outputs).
+Stop signals (Ctrl-C/SIGINT, SIGTERM, SIGHUP: :mod:`edgeimg.runtime.signals`) are deferred
+while a frame is in flight: the first one lets the current frame reach every sink and then
+stops, so all outputs hold the same frames; a second one stops at once (still closing the
+outputs). Temporary files that killed runs left beside the outputs are removed first.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Mapping, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
+from edgeimg.runtime.atomic import remove_stale_partials
+from edgeimg.runtime.signals import Interrupted, deferred_stop, signal_name
 from edgeimg.runtime.sinks import FrameResult, Sink
 from edgeimg.runtime.sources import Source
 from edgeimg.runtime.tasks import Annotator, Stage
@@ -60,13 +62,18 @@ class PipelineConfig:
 
 @dataclass(frozen=True)
 class PipelineResult:
-    """timing: the per-stage summary. interrupted: Ctrl-C ended the run. stopped_by: the reason
-    the loop ended (``end of source``, ``max frames``, ``interrupted``, ``window closed``).
+    """timing: the per-stage summary. interrupted: a stop signal ended the run; signum: which
+    (``signal.SIGINT`` for Ctrl-C, ``SIGTERM``, ``SIGHUP``), None otherwise. stopped_by: the
+    reason the loop ended (``end of source``, ``max frames``, ``interrupted``, ``window
+    closed``). source_ended_early: the source's own account of ending before the end its
+    header announced (a truncated video: frames read vs frames announced), or None.
     """
 
     timing: TimingSummary
     interrupted: bool
     stopped_by: str
+    signum: int | None = None
+    source_ended_early: str | None = None
 
     @property
     def frames(self) -> int:
@@ -82,26 +89,29 @@ def run_pipeline(
     config: PipelineConfig | None = None,
 ) -> PipelineResult:
     """Run the loop until the source ends, ``max_frames`` frames are done, a sink asks to stop
-    (a closed window) or Ctrl-C. Enters and always closes the sinks; the source stays the
-    caller's to close. Exceptions other than Ctrl-C propagate after the sinks are closed.
+    (a closed window) or a stop signal (Ctrl-C, SIGTERM, SIGHUP) comes. Enters and always closes
+    the sinks; the source stays the caller's to close. Exceptions other than a stop signal
+    propagate after the sinks are closed.
     """
     config = config or PipelineConfig()
     timer = StageTimer()
     # the annotator draws only when a sink shows or writes images
     drawer = annotator if any(s.needs_image for s in sinks) else None
     interrupted = False
+    signum: int | None = None
     stopped_by = "end of source"
+    remove_stale_partials(p for s in sinks if (p := getattr(s, "path", None)) is not None)
     clock = time.perf_counter
     started = clock()
     next_log = started + config.log_every_s
     with ExitStack() as stack:
-        ctrl_c = stack.enter_context(_deferred_interrupt())
+        stop = stack.enter_context(deferred_stop())
         for sink in sinks:
             stack.enter_context(sink)
         try:
             while config.max_frames is None or len(timer) < config.max_frames:
-                if ctrl_c.is_set():
-                    raise KeyboardInterrupt
+                if stop.is_set():
+                    raise Interrupted(stop.signum or signal.SIGINT)
                 t0 = clock()
                 frame = source.read()
                 t1 = clock()
@@ -141,33 +151,16 @@ def run_pipeline(
                     )
             else:
                 stopped_by = "max frames"
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as exc:
             interrupted = True
+            signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
             stopped_by = "interrupted"
-            log.warning("interrupted after %d frames; finishing the outputs", len(timer))
+            log.warning(
+                "%s: stopped after %d frames; finishing the outputs",
+                signal_name(signum),
+                len(timer),
+            )
         wall = clock() - started
     summary = timer.summary(wall, source.dropped)
-    return PipelineResult(summary, interrupted, stopped_by)
-
-
-@contextmanager
-def _deferred_interrupt() -> Iterator[threading.Event]:
-    """An event set by the first SIGINT (the loop stops between frames); a second SIGINT raises
-    KeyboardInterrupt at once. Outside the main thread signals cannot be handled: the event
-    is never set and Ctrl-C behaves as usual."""
-    pressed = threading.Event()
-    if threading.current_thread() is not threading.main_thread():
-        yield pressed
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if pressed.is_set():
-            raise KeyboardInterrupt
-        pressed.set()
-        log.warning("Ctrl-C: stopping after this frame (press again to stop at once)")
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield pressed
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    ended_early = getattr(source, "ended_early", None) if stopped_by == "end of source" else None
+    return PipelineResult(summary, interrupted, stopped_by, signum, ended_early)

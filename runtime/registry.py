@@ -41,12 +41,19 @@ class Registry(Generic[T]):
         self._loaded = False
 
     def register(self, name: str, entry: T) -> T:
-        """Add ``entry`` under ``name`` (registering a name again keeps the newest entry)."""
+        """Add ``entry`` under ``name`` (registering a name again keeps the newest entry). The
+        built-in entries load first, so they keep their place at the front."""
+        self._load()
         self._entries[name] = entry
         return entry
 
     def unregister(self, name: str) -> None:
         self._entries.pop(name, None)
+
+    def values(self) -> tuple[T, ...]:
+        """The entries in the order of :meth:`names`."""
+        self._load()
+        return tuple(self._entries[name] for name in sorted(self._entries))
 
     def get(self, name: str) -> T:
         """The entry ``name``, or a one-line error listing the registered names."""
@@ -55,12 +62,13 @@ class Registry(Generic[T]):
             return self._entries[name]
         except KeyError:
             raise self.error(
-                f"{self.what}: expected one of {', '.join(self._entries)}, got {name!r}"
+                f"{self.what}: expected one of {', '.join(self.names())}, got {name!r}"
             ) from None
 
     def names(self) -> tuple[str, ...]:
+        """The registered names, sorted (whatever order the modules were imported in)."""
         self._load()
-        return tuple(self._entries)
+        return tuple(sorted(self._entries))
 
     def __contains__(self, name: object) -> bool:
         self._load()

@@ -192,6 +192,7 @@ class VideoSink(Sink):
     def close(self) -> None:
         if self._writer is None:
             return
+        finished = False
         try:
             if self._encoder is not None:
                 self._encoder.close()
@@ -199,11 +200,31 @@ class VideoSink(Sink):
         finally:
             self._writer.release()
             self._writer = None
-            if self.frames:
+            if self.frames and self._readable():
                 os.replace(self._temp, self.path)
+                finished = True
                 log.debug("wrote %s (%d frames)", self.path, self.frames)
             else:
                 self._temp.unlink(missing_ok=True)
+        if self.frames and not finished:
+            raise EdgeimgError(
+                f"cannot write video {self.path}: the encoder could not finish the file "
+                "(disk full or file size limit?); nothing written there"
+            )
+
+    def _readable(self) -> bool:
+        """The finished temporary file opens as a video with frames (OpenCV's writer reports no
+        write error: a full disk leaves an MP4 without its index, which no player opens)."""
+        try:
+            if self._temp.stat().st_size == 0:
+                return False
+        except OSError:
+            return False
+        capture = cv2.VideoCapture(str(self._temp))
+        try:
+            return bool(capture.isOpened()) and capture.read()[0]
+        finally:
+            capture.release()
 
 
 _END = object()
@@ -252,7 +273,13 @@ class BackgroundWriter:
 
 
 class TextSink(Sink):
-    """Base of the sinks writing text lines to a temporary file renamed into place on close."""
+    """Base of the sinks writing text lines to a temporary file renamed into place on close.
+
+    Each frame's text goes to the file in one unbuffered write, so the file never holds part
+    of a frame that ``write`` did not report. When a write fails (a full disk, ENOSPC; a file
+    size limit, EFBIG), the file is cut back to the last whole frame, moved into place, and
+    EdgeimgError says what happened in one line: the output keeps every complete frame.
+    """
 
     what = "output"
 
@@ -260,38 +287,64 @@ class TextSink(Sink):
         super().__init__()
         self.path = check_writable(Path(path), self.what)
         self._temp = temporary_path(self.path)
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
+        self._complete = 0  # bytes of whole frames (and headers) in the file
 
     def open(self) -> None:
         if self._file is None:
             try:
-                self._file = open(self._temp, "w", encoding="utf-8")  # noqa: SIM115 (closed in close)
+                self._file = open(self._temp, "wb", buffering=0)  # noqa: SIM115 (closed in close)
             except OSError as exc:
                 raise EdgeimgError(
                     f"cannot write {self.what} {self.path}: {exc.strerror}"
                 ) from None
+            self._complete = 0
 
     def write(self, result: FrameResult) -> None:
         self.write_text(self.format(result))
         self.frames += 1
 
     def write_text(self, text: str) -> None:
+        """Append whole lines (a frame's or a header's) to the file, all or nothing."""
         if self._file is None:
             self.open()
         assert self._file is not None
-        self._file.write(text)
+        encoded = text.encode("utf-8")
+        data = memoryview(encoded)
+        try:
+            while data:
+                written = self._file.write(data)
+                data = data[written or 0 :]
+        except OSError as exc:
+            self._fail(exc)
+        self._complete += len(encoded)
+
+    def _fail(self, exc: OSError) -> None:
+        """Keep the whole frames written so far at the final path, then raise one line."""
+        assert self._file is not None
+        reason = exc.strerror or type(exc).__name__
+        try:
+            self._file.truncate(self._complete)
+        finally:
+            self.close()
+        kept = f"kept the {self.frames} complete frames" if self.frames else "nothing written"
+        raise EdgeimgError(f"cannot write {self.what} {self.path}: {reason} ({kept})") from None
 
     def format(self, result: FrameResult) -> str:
         """The text of one frame (whole lines, each ending in a newline)."""
         raise NotImplementedError
 
     def close(self) -> None:
+        """Move the file into place when it holds a frame; otherwise remove it."""
         if self._file is None:
             return
-        self._file.close()
-        self._file = None
-        os.replace(self._temp, self.path)
-        log.debug("wrote %s (%d frames)", self.path, self.frames)
+        file, self._file = self._file, None
+        file.close()
+        if self.frames:
+            os.replace(self._temp, self.path)
+            log.debug("wrote %s (%d frames)", self.path, self.frames)
+        else:
+            self._temp.unlink(missing_ok=True)
 
 
 class JsonLinesSink(TextSink):

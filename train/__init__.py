@@ -1,1 +1,4 @@
-"""Training (Keras 3): data readers, models, the fit loop and evaluation. Needs the [train] extra."""
+"""Training (Keras 3): the generic fit loop and one folder per task under ``tasks/``.
+
+Needs the [train] extra. See :mod:`edgeimg.train.tasks` for the task registry.
+"""

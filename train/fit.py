@@ -22,17 +22,17 @@ import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
-from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import keras
 
-from edgeimg.export.keras_file import attach_contract
+from edgeimg.export.keras_file import attach_contract, load_keras
 from edgeimg.runtime.atomic import atomic_output, write_text
 from edgeimg.runtime.contract import ModelContract
-from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
+from edgeimg.train.config import FitConfig, StrategyKind
+from edgeimg.train.tasks import import_keras_objects
 
 if TYPE_CHECKING:
     import tensorflow as tf
@@ -40,13 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LAST, BEST, STATE, LOG = "last.keras", "best.keras", "state.json", "log.jsonl"
-
-
-class StrategyKind(str, Enum):
-    DEFAULT = "default"
-    ONE_DEVICE = "one_device"
-    MIRRORED = "mirrored"
-    MULTI_WORKER = "multi_worker"
 
 
 def tensorflow_backend() -> bool:
@@ -92,39 +85,6 @@ def make_strategy(
     return tf.distribute.MultiWorkerMirroredStrategy()
 
 
-@dataclass(frozen=True)
-class FitConfig:
-    """How to train (the model and the data are chosen elsewhere).
-
-    learning_rate: peak of a cosine schedule after ``warmup_epochs`` of linear warm-up.
-    patience: epochs without a better validation loss before stopping (0: never).
-    checkpoint_dir: where last.keras, best.keras, state.json and log.jsonl go.
-    resume: continue from ``checkpoint_dir/last.keras`` at the epoch in state.json.
-    verbose: Keras' progress output (1: a bar per epoch, 2: one line per epoch, 0: none).
-    """
-
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    weight_decay: float = 0.0
-    warmup_epochs: float = 0.0
-    patience: int = 0
-    seed: int = 0
-    strategy: StrategyKind = StrategyKind.DEFAULT
-    checkpoint_dir: Path = Path("checkpoints")
-    resume: bool = False
-    verbose: int = 1
-
-    def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            if getattr(self, name) < 1:
-                raise EdgeimgError(f"{name}: expected >= 1, got {getattr(self, name)}")
-        if self.learning_rate <= 0:
-            raise EdgeimgError(f"learning rate: expected > 0, got {self.learning_rate}")
-        object.__setattr__(self, "checkpoint_dir", Path(self.checkpoint_dir))
-        object.__setattr__(self, "strategy", parse_enum(StrategyKind, self.strategy, "strategy"))
-
-
 def seed_everything(seed: int) -> None:
     """Python, numpy and TensorFlow random state from one seed."""
     keras.utils.set_random_seed(seed)
@@ -161,21 +121,6 @@ def check_keras_output(path: str | Path) -> Path:
     if Path(path).suffix != ".keras":
         raise EdgeimgError(f"output: expected a .keras file name, got {path}")
     return Path(path)
-
-
-def load_keras(path: str | Path, compile: bool = True) -> keras.Model:
-    """Load a ``.keras`` file with ``safe_mode`` on (every train task's custom objects are
-    registered first)."""
-    from edgeimg.train.tasks import import_keras_objects
-
-    import_keras_objects()  # the tasks' custom losses and layers
-    path = Path(path)
-    if not path.is_file():
-        raise EdgeimgError(f"no such Keras file: {path}")
-    try:
-        return keras.models.load_model(path, compile=compile, safe_mode=True)
-    except (ValueError, OSError, TypeError) as exc:
-        raise EdgeimgError(f"{path}: cannot load the Keras model: {first_line(exc)}") from None
 
 
 def inference_copy(model: keras.Model, build: Callable[[], keras.Model] | None = None):
@@ -276,7 +221,8 @@ def fit(
     initial_epoch = int(state.get("epoch", 0))
     with strategy.scope() if strategy is not None else nullcontext():
         if config.resume and (folder / LAST).is_file():
-            model = load_keras(folder / LAST, compile=True)
+            import_keras_objects()  # the tasks' custom losses and layers
+            model, _ = load_keras(folder / LAST, compile=True)
             if check_model:
                 check_model(model)
             log.info("resuming %s at epoch %d", folder / LAST, initial_epoch + 1)

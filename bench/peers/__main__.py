@@ -169,11 +169,7 @@ def load_keras(path: Path, threads: int):
         tf.config.threading.set_inter_op_parallelism_threads(1)
     except RuntimeError:  # TensorFlow already ran something in this process
         log.warning("TensorFlow was initialised before the bench: its thread count is unchanged")
-    try:
-        import edgeimg.train.models  # noqa: F401  (registers edgeimg's custom layers)
-    except ImportError:
-        log.debug("edgeimg.train.models not importable; loading with Keras built-ins only")
-    from edgeimg.export.onnx_export import load_keras as load
+    from edgeimg.export.keras_file import load_keras as load
 
     model, _ = load(path)
     return model
@@ -185,7 +181,7 @@ def data_dir(args: argparse.Namespace) -> Path:
 
 def classification_data(args: argparse.Namespace, contract):
     from edgeimg.bench.peers.accuracy import HeldOut, prepare_images
-    from edgeimg.train.data.classification import load_classification
+    from edgeimg.train.tasks.classify.data import load_classification
 
     if args.data is None:
         raise EdgeimgError(
@@ -204,7 +200,7 @@ def classification_data(args: argparse.Namespace, contract):
 def detection_data(args: argparse.Namespace, contract):
     from edgeimg.bench.peers.accuracy import HeldOut, prepare_images
     from edgeimg.export.calibration import FrameSelection, sample_frames
-    from edgeimg.train.data.detection import load_detection
+    from edgeimg.train.tasks.detect.data import load_detection
 
     root = data_dir(args)
     held = load_detection(root, args.frames)

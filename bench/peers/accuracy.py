@@ -68,9 +68,9 @@ def top1(runner: Runner, data: HeldOut) -> float:
 
 
 def detection_ap50(runner: Runner, data: HeldOut, contract: ModelContract) -> float:
-    """AP@0.5 (``edgeimg.train.evaluate.detection_ap``) of the runner's decoded detections."""
+    """AP@0.5 (``edgeimg.train.tasks.detect.evaluate.detection_ap``) of the runner's decoded detections."""
     from edgeimg.runtime.tasks import get_task
-    from edgeimg.train.evaluate import detection_ap
+    from edgeimg.train.tasks.detect.evaluate import detection_ap
 
     own = getattr(runner, "contract", None) or contract  # its own stride
     decoder = get_task(own.task).decoder_type(own).from_contract(own)

@@ -19,7 +19,7 @@ from edgeimg.runtime.contract import ModelContract
 
 def signature_names(model: Any, contract: ModelContract) -> dict[str, str]:
     """LiteRT signature output name -> contract output name."""
-    from edgeimg.export.onnx_export import output_order
+    from edgeimg.export.keras_file import output_order
 
     return {f"output_{i}": name for i, name in enumerate(output_order(model, contract))}
 

@@ -36,7 +36,7 @@ MATCH_IOU = 0.5
 # barely trained model has boxes to match.
 PARITY_SCORE_THRESHOLD = 0.05
 # AP needs the low-score detections too (the PR curve's tail), as `edgeimg train` scores it
-# (edgeimg.train.evaluate.AP_SCORE_THRESHOLD).
+# (edgeimg.train.tasks.detect.evaluate.AP_SCORE_THRESHOLD).
 EVAL_SCORE_THRESHOLD = 0.01
 HEAD_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
 

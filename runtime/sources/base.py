@@ -84,7 +84,9 @@ class Source:
     name: how messages refer to the source. kind: a :class:`SourceKind`. live: True when
     timestamps are ``time.monotonic()`` at capture (frames may be dropped), False when they are
     positions in a file. fps: the nominal frame rate, or None when unknown. dropped: frames the
-    source captured or skipped but never delivered.
+    source captured or skipped but never delivered. ended_early: once ``read`` returned None,
+    one line saying the source ended before the end it announced (a truncated video file:
+    frames read vs frames in its header), else None.
     """
 
     kind: SourceKind
@@ -94,6 +96,7 @@ class Source:
         self.name = name
         self.fps = fps
         self.dropped = 0
+        self.ended_early: str | None = None
 
     def read(self) -> Frame | None:
         """The next frame, or None at the end of the source."""

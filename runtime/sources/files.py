@@ -40,8 +40,82 @@ class _FileSource(Source):
         super().__init__(name, fps)
 
 
+# FFmpeg renders text as pictures with these decoders (ANSI art, BinText, XBin, iCEDraw, TTY):
+# a file they "decode" is text, not video.
+TEXT_CODECS = frozenset({"ansi", "bint", "xbin", "idf ", "idf", "tty"})
+MAX_SIDE = 16384  # pixels: larger frames are no camera's (and a misread header)
+MAX_FPS = 1000.0
+
+
+def sniff_text(path: Path, size: int = 4096) -> str | None:
+    """The first line of ``path`` when its first ``size`` bytes are text (UTF-8 without NUL or
+    other control bytes but tab, CR, LF); None for binary data, as every video container is."""
+    with open(path, "rb") as file:
+        head = file.read(size)
+    if not head:
+        return ""
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the block
+            return None
+        text = head[: exc.start].decode("utf-8")
+    if any(ord(c) < 32 and c not in "\t\r\n" for c in text):
+        return None
+    return text.splitlines()[0] if text.splitlines() else ""
+
+
+def _fourcc(capture: cv2.VideoCapture) -> str:
+    code = int(capture.get(cv2.CAP_PROP_FOURCC))
+    return "".join(chr((code >> (8 * i)) & 0xFF) for i in range(4)).rstrip("\x00")
+
+
+def check_video_content(path: Path, capture: cv2.VideoCapture) -> None:
+    """Raise EdgeimgError unless ``path`` looks like a video by its content: binary (not text),
+    a codec that decodes pictures (not FFmpeg's text renderers), a plausible frame size and
+    frame rate. ``capture`` may be unopened (then only the content is named). (The caller then
+    checks that a frame decodes.)"""
+    opened = capture.isOpened()
+    codec = _fourcc(capture) if opened else ""
+    width = int(capture.get(cv2.CAP_PROP_FRAME_WIDTH)) if opened else 0
+    height = int(capture.get(cv2.CAP_PROP_FRAME_HEIGHT)) if opened else 0
+    fps = capture.get(cv2.CAP_PROP_FPS) if opened else math.nan
+    line = sniff_text(path)
+    if line is not None or codec.lower() in TEXT_CODECS:
+        found = (
+            "an empty file" if line == "" else "text" if line is None else f"text ({line[:40]!r})"
+        )
+        rendered = (
+            f", which FFmpeg would render as codec {codec or 'unknown'!r} {width}x{height}"
+            if opened
+            else ""
+        )
+        raise EdgeimgError(
+            f"source {path} is not a video: found {found}{rendered}; expected a video file "
+            "(MP4, AVI, MKV, ...) or an image folder"
+        )
+    if not opened:
+        raise EdgeimgError(f"cannot decode video {path}: OpenCV cannot open it")
+    if not (0 < width <= MAX_SIDE and 0 < height <= MAX_SIDE):
+        raise EdgeimgError(
+            f"source {path} is not a usable video: frame size {width}x{height} "
+            f"(codec {codec or 'unknown'!r}); expected 1 to {MAX_SIDE} pixels a side"
+        )
+    if math.isfinite(fps) and fps > MAX_FPS:
+        raise EdgeimgError(
+            f"source {path} is not a usable video: {fps:g} frames per second "
+            f"(codec {codec or 'unknown'!r}); expected at most {MAX_FPS:g} (or give --fps)"
+        )
+
+
 class VideoFileSource(_FileSource):
-    """Every frame of a video file, in order; timestamps are index / fps."""
+    """Every frame of a video file, in order; timestamps are index / fps.
+
+    Refuses (EdgeimgError, one line) a file that is not a video by its content even when FFmpeg
+    opens it (text files, which FFmpeg renders as ANSI art), and one with no decodable frame.
+    When decoding stops before the frame count of the header (a truncated file), ``read``
+    returns None and ``ended_early`` says so.
+    """
 
     kind = SourceKind.VIDEO
 
@@ -49,9 +123,11 @@ class VideoFileSource(_FileSource):
         if not path.is_file():
             raise EdgeimgError(f"video file not found: {path}")
         capture = cv2.VideoCapture(str(path))
-        if not capture.isOpened():
+        try:
+            check_video_content(path, capture)
+        except BaseException:
             capture.release()
-            raise EdgeimgError(f"cannot decode video {path}: OpenCV cannot open it")
+            raise
         header_fps = capture.get(cv2.CAP_PROP_FPS)
         fps = config.fps or (header_fps if math.isfinite(header_fps) and header_fps > 0 else None)
         if fps is None:
@@ -93,13 +169,15 @@ class VideoFileSource(_FileSource):
         if self._capture is None:
             return None
         frame = self._decode()
-        if frame is None and 0 < self._index < self.frame_count - 1:
-            log.warning(
-                "%s: decoding stopped at frame %d of %d (truncated or corrupt file)",
-                self.name,
-                self._index,
-                self.frame_count,
-            )
+        if frame is None:
+            # containers that store no count make OpenCV estimate it from the duration: allow 1
+            if 0 < self._index < self.frame_count - 1 and self.ended_early is None:
+                self.ended_early = (
+                    f"{self.name} ended early: {self._index} of the {self.frame_count} frames "
+                    "its header announces could be read (a truncated or corrupt file)"
+                )
+                log.debug("%s", self.ended_early)
+            self.close()
         return frame
 
     def close(self) -> None:

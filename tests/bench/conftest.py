@@ -40,7 +40,7 @@ def tiny_models(tmp_path_factory: pytest.TempPathFactory) -> TinyModels:
     from edgeimg.export.keras_file import attach_contract
     from edgeimg.export.onnx_export import export_keras
     from edgeimg.export.quantize import quantize_int8
-    from edgeimg.train.contracts import classifier_contract
+    from edgeimg.train.tasks.classify.contract import classifier_contract
 
     folder = tmp_path_factory.mktemp("tiny_models")
     rng = np.random.default_rng(0)
@@ -77,8 +77,8 @@ def tiny_detector(tmp_path_factory: pytest.TempPathFactory) -> TinyDetector:
     keras = pytest.importorskip("keras")
     from edgeimg.export.keras_file import attach_contract
     from edgeimg.export.onnx_export import export_keras
-    from edgeimg.train.contracts import detector_contract
-    from edgeimg.train.models.detector import DetectorConfig, build_detector
+    from edgeimg.train.tasks.detect.contract import detector_contract
+    from edgeimg.train.tasks.detect.models import DetectorConfig, build_detector
 
     folder = tmp_path_factory.mktemp("tiny_detector")
     keras.utils.set_random_seed(0)

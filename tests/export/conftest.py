@@ -57,7 +57,7 @@ def save_keras():
 
 @pytest.fixture(scope="session")
 def detector_keras(tmp_path_factory) -> Path:
-    from edgeimg.train.models import DetectorConfig, build_detector
+    from edgeimg.train.tasks.detect.models import DetectorConfig, build_detector
 
     keras.utils.set_random_seed(0)
     model = build_detector(DetectorConfig(input_size=(64, 96), width=0.25))
@@ -135,7 +135,7 @@ class TrainedClassifier:
 
 @pytest.fixture(scope="session")
 def person_classifier(tmp_path_factory, pets_dir) -> TrainedClassifier:
-    from edgeimg.train.models import build_classifier
+    from edgeimg.train.tasks.classify.models import build_classifier
 
     keras.utils.set_random_seed(0)
     train, held_out = pets_crops(pets_dir, every=15)

@@ -13,8 +13,8 @@ import pytest
 
 from edgeimg import __version__
 from edgeimg.export.calibration import prepare_batch
-from edgeimg.export.keras_file import attach_contract, read_contract
-from edgeimg.export.onnx_export import ExportOptions, export_keras, file_sha256, load_keras
+from edgeimg.export.keras_file import attach_contract, load_keras, read_contract
+from edgeimg.export.onnx_export import ExportOptions, export_keras, file_sha256
 from edgeimg.export.parity import Tolerance, check_parity
 from edgeimg.runtime.contract import Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError

@@ -156,7 +156,10 @@ def test_dynamic_dimensions_pass_the_shape_check():
 
 
 def test_unknown_decoder_names_the_valid_ones():
-    with pytest.raises(ContractError, match=r"task detect expects one of centernet, got 'yolo'"):
+    with pytest.raises(
+        ContractError,
+        match=r"task detect expects one of centernet, yolov8, yolov5, yolo_nms, got 'yolo'",
+    ):
         detector_contract(decoder="yolo")
 
 

@@ -161,7 +161,7 @@ def test_task_and_decoder_must_agree(detector_contract):
 
 def test_an_unknown_task_names_the_registered_ones(detector_contract):
     with pytest.raises(
-        ContractError, match=r"task: expected one of detect, classify.*got 'segment'"
+        ContractError, match=r"task: expected one of classify, detect.*got 'segment'"
     ):
         ModelContract.from_dict({**detector_contract, "task": "segment"})
 

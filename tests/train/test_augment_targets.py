@@ -5,18 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from edgeimg.runtime.tasks.detect.boxes import iou_matrix
-from edgeimg.runtime.decoders import CenterNetConfig, CenterNetDecoder
 from edgeimg.runtime.preprocess import Transform, letterbox
-from edgeimg.train.data.augment import (
+from edgeimg.runtime.tasks.detect.boxes import iou_matrix
+from edgeimg.runtime.tasks.detect.centernet import CenterNetConfig, CenterNetDecoder
+from edgeimg.train.tasks.detect.augment import (
     BoxAugment,
     augment_sample,
     letterbox_matrix,
     warp_boxes,
     warp_image,
 )
+from edgeimg.train.tasks.detect.evaluate import detection_ap
 from edgeimg.train.tasks.detect.targets import centernet_targets
-from edgeimg.train.evaluate import detection_ap
 
 # Four boxes on a 480x640 frame, each filled with its own pure colour (BGR).
 BOXES = np.array(

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edgeimg.runtime.tasks.detect.detections import Detections
-from edgeimg.train.evaluate import accuracy, confusion_matrix, detection_ap, format_confusion
+from edgeimg.train.tasks.classify.evaluate import accuracy, confusion_matrix, format_confusion
+from edgeimg.train.tasks.detect.evaluate import detection_ap
 
 TRUTH = np.array([[10, 10, 50, 90], [100, 20, 140, 100]], np.float32)
 

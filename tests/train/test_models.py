@@ -8,13 +8,13 @@ import pytest
 keras = pytest.importorskip("keras")
 
 from edgeimg.runtime.errors import EdgeimgError  # noqa: E402
-from edgeimg.train.models import (  # noqa: E402
+from edgeimg.train.tasks.classify.models import build_classifier  # noqa: E402
+from edgeimg.train.tasks.detect.losses import CenterNetFocalLoss, LtrbGIoULoss  # noqa: E402
+from edgeimg.train.tasks.detect.models import (  # noqa: E402
     DetectorConfig,
-    build_classifier,
     build_detector,
     count_macs,
 )
-from edgeimg.train.tasks.detect.losses import CenterNetFocalLoss, LtrbGIoULoss  # noqa: E402
 
 
 @pytest.mark.parametrize("arch", ["cifar_cnn", "mobilenet", "edgenet"])

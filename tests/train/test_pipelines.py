@@ -7,10 +7,13 @@ import pytest
 
 pytest.importorskip("tensorflow")
 
-from edgeimg.train.data.augment import BoxAugment, ClassifyAugment
-from edgeimg.train.data.batches import DetectionBatches, DetectionShapes
+from edgeimg.train.tasks.classify.augment import ClassifyAugment
+from edgeimg.train.tasks.classify.batches import ClassifyBatches
+from edgeimg.train.tasks.classify.pipeline import classification_dataset
+from edgeimg.train.tasks.detect.augment import BoxAugment
+from edgeimg.train.tasks.detect.batches import DetectionBatches, DetectionShapes
 from edgeimg.train.tasks.detect.data import load_detection
-from edgeimg.train.data.pipeline import classification_dataset, detection_dataset
+from edgeimg.train.tasks.detect.pipeline import detection_dataset
 
 SHAPES = DetectionShapes(input_hw=(96, 128), crop_hw=(64, 96), stride=4, num_classes=1)
 
@@ -68,8 +71,6 @@ def test_digits_are_not_flipped_but_clothes_are() -> None:
 
 
 def test_classify_pydataset_flips_and_shifts_with_labels_kept() -> None:
-    from edgeimg.train.data.batches import ClassifyBatches
-
     x = np.zeros((6, 8, 8, 1), np.uint8)
     x[:, 3:5, 1:3] = 255  # a bright block left of the centre, away from the edges
     y = np.arange(6)

@@ -15,7 +15,7 @@ pytest.importorskip("tensorflow")
 
 from edgeimg.cli.main import main
 from edgeimg.export.keras_file import read_contract
-from edgeimg.runtime.contract import ColorOrder, ResizeMode, Task
+from edgeimg.runtime.contract import ColorOrder, ResizeMode
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -59,7 +59,7 @@ def test_classifier_trains_saves_its_contract_and_resumes(tmp_path: Path) -> Non
     assert log[-1]["loss"] < log[0]["loss"]
     assert {"last.keras", "best.keras", "state.json"} <= {p.name for p in checkpoints.iterdir()}
     contract = read_contract(out)
-    assert contract.task is Task.CLASSIFY
+    assert contract.task == "classify"
     assert contract.class_names == ("circle", "cross", "square")
     assert contract.input_size == (16, 16) and contract.channels == 1
     assert contract.color_order is ColorOrder.GRAY and contract.resize is ResizeMode.STRETCH
@@ -77,6 +77,20 @@ def test_classifier_trains_saves_its_contract_and_resumes(tmp_path: Path) -> Non
     assert json.loads((checkpoints / "state.json").read_text())["epoch"] == 4
 
 
+def test_train_evaluate_refuses_a_classifier_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    data = shapes_folder(tmp_path / "shapes", per_class=4)
+    out = tmp_path / "shapes.keras"
+    assert main(["train", "classify", str(data), "-o", str(out), "--epochs", "1"]) == 0
+    capsys.readouterr()
+
+    assert main(["train", "evaluate", str(out), SMALL_SCENE]) == 2
+
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"edgeimg train: error: {out}: expected a detector, got a classify model"]
+
+
 def test_detector_loss_falls_on_a_few_batches(tmp_path: Path) -> None:
     out = tmp_path / "det.keras"
     code = main(
@@ -89,12 +103,17 @@ def test_detector_loss_falls_on_a_few_batches(tmp_path: Path) -> None:
     assert log[-1]["heatmap_loss"] < log[0]["heatmap_loss"]
     assert log[-1]["loss"] < log[0]["loss"]
     contract = read_contract(out)
-    assert contract.task is Task.DETECT and contract.decoder == "centernet"
+    assert contract.task == "detect" and contract.decoder == "centernet"
     assert contract.input_size == (96, 128) and contract.resize is ResizeMode.LETTERBOX
     assert contract.output_names == ("heatmap", "boxes")
     assert contract.decoder_params["stride"] == 4
     figures = json.loads((tmp_path / "d.json").read_text())
     assert figures["test"]["images"] == 8 and 0.0 <= figures["test"]["ap50"] <= 1.0
+
+    # `train evaluate` on the saved file gives the figures training reported
+    evaluate = ["train", "evaluate", str(out), SMALL_SCENE, "--frames", "17-24"]
+    assert main([*evaluate, "--json", str(tmp_path / "e.json")]) == 0
+    assert json.loads((tmp_path / "e.json").read_text()) == pytest.approx(figures["test"])
 
 
 @pytest.mark.parametrize(

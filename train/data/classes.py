@@ -20,6 +20,4 @@ def check_class_names(
             f"class count: expected {num_classes}, the data has {len(data_names)} ({listed})"
         )
     if class_names is not None and tuple(class_names) != data_names:
-        raise EdgeimgError(
-            f"class names: expected {', '.join(class_names)}, the data has {listed}"
-        )
+        raise EdgeimgError(f"class names: expected {', '.join(class_names)}, the data has {listed}")

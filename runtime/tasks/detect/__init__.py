@@ -1,7 +1,9 @@
 """The detect task: boxes with classes and scores, tracked over time.
 
-Result: :class:`Detections`. Decoder: ``centernet`` (edgeimg's detectors). Stage: ByteTrack
-with the settings tuned for the model (``task_params.tracker``). Outputs: boxes, labels and
+Result: :class:`Detections`. Decoders: ``centernet`` (edgeimg's detectors) and the Ultralytics
+YOLO ONNX layouts ``yolov8``, ``yolov5``, ``yolo_nms`` (a YOLO file needs no edgeimg contract:
+``ultralytics.py`` builds it from the file's own metadata). Stages: :class:`ClassFilter`
+(``--classes``) and ByteTrack with the settings tuned for the model (``task_params.tracker``). Outputs: boxes, labels and
 trails drawn on the frame; JSON lines; MOTChallenge text (``.txt``).
 """
 
@@ -16,9 +18,11 @@ from edgeimg.runtime.tasks import register_task
 from edgeimg.runtime.tasks.base import Stage, TaskSpec
 from edgeimg.runtime.tasks.detect.annotate import Annotator
 from edgeimg.runtime.tasks.detect.centernet import CenterNetDecoder
+from edgeimg.runtime.tasks.detect.classes import ClassFilter, class_ids
 from edgeimg.runtime.tasks.detect.detections import Detections
 from edgeimg.runtime.tasks.detect.sinks import detections_record, mot_sink
 from edgeimg.runtime.tasks.detect.tracking import ByteTrackConfig, ByteTracker
+from edgeimg.runtime.tasks.detect.yolo import YOLO_DECODERS
 
 
 @dataclass(frozen=True)
@@ -40,7 +44,10 @@ TASK = register_task(
     TaskSpec(
         name="detect",
         result_type=Detections,
-        decoders={CenterNetDecoder.name: CenterNetDecoder},
+        decoders={
+            CenterNetDecoder.name: CenterNetDecoder,
+            **{decoder.name: decoder for decoder in YOLO_DECODERS},
+        },
         record=detections_record,
         annotator=lambda contract: Annotator(contract.class_names),
         params_type=DetectParams,
@@ -50,4 +57,4 @@ TASK = register_task(
     )
 )
 
-__all__ = ["TASK", "ByteTracker", "DetectParams", "Detections"]
+__all__ = ["TASK", "ByteTracker", "ClassFilter", "DetectParams", "Detections", "class_ids"]

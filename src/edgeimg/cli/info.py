@@ -18,7 +18,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "execution providers), OpenCV (with its video I/O backends) and TensorFlow if installed. "
         "With a model: print its contract, inputs and outputs, and what can run it here.",
     )
-    parser.add_argument("model", nargs="?", help="an ONNX model exported by edgeimg")
+    parser.add_argument(
+        "model",
+        nargs="?",
+        help="an ONNX model exported by edgeimg, or an Ultralytics YOLO ONNX export",
+    )
     parser.add_argument(
         "--contract",
         metavar="FILE",
@@ -92,18 +96,24 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
     from edgeimg.runtime.backends import read_model_info
     from edgeimg.runtime.backends.probe import probe_backends
     from edgeimg.runtime.errors import EdgeimgError
-    from edgeimg.runtime.model import input_shape_for, resolve_contract
+    from edgeimg.runtime.model import input_shape_for, recognise_model, resolve_contract
 
     info = read_model_info(path)
     size = Path(path).stat().st_size
     rows = [("model", f"{path} ({size / 1e6:.2f} MB)")]
     contract = None
+    origin = "from " + (contract_file or "the model's metadata")
     try:
-        contract = resolve_contract(Path(path), info.metadata, contract_file)
+        contract = resolve_contract(
+            Path(path), info.metadata, contract_file, info.inputs, info.outputs
+        )
+        if contract_file is None and not any(k.startswith("edgeimg.") for k in info.metadata):
+            recognised = recognise_model(Path(path), info.metadata, info.inputs, info.outputs)
+            origin = "built from its metadata: " + (recognised.summary if recognised else "?")
     except EdgeimgError as exc:
         rows.append(("contract", f"none usable: {exc}"))
     if contract is not None:
-        rows.append(("contract", "from " + (contract_file or "the model's metadata")))
+        rows.append(("contract", origin))
         for key, value in contract.to_dict().items():
             if value not in ("", [], {}):
                 rows.append((f"  {key}", str(value)))

@@ -16,6 +16,7 @@ from edgeimg.cli.running import (
     quiet_opencv,
     run_and_report,
 )
+from edgeimg.cli.track import add_classes_option, class_stages
 from edgeimg.runtime.errors import EdgeimgError
 
 DEFAULT_SOURCE = "synthetic:frames=30"
@@ -27,6 +28,7 @@ examples:
   edgeimg predict fmnist.onnx boot.png --output boot_labelled.png
   edgeimg predict detector.onnx street.mp4 --output boxes.mp4 --output boxes.txt --track
   edgeimg predict detector.onnx 0 --show            camera 0, in a window
+  edgeimg predict yolov8n.onnx street.jpg --classes person --output people.jpg
 """
 
 
@@ -59,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_model_options(mdl, with_model_flag=False)
     mdl.add_argument("--top-k", type=int, metavar="K", help="classifier: classes kept per image")
     mdl.add_argument("--conf", type=float, metavar="SCORE", help="detector: lowest score kept")
+    add_classes_option(mdl)
     mdl.add_argument(
         "--track",
         action="store_true",
@@ -107,12 +110,13 @@ def run(args: argparse.Namespace) -> int:
     if not args.verbose:
         quiet_opencv()
     model = load(args, model_path, decoder_params or None)
+    class_filter = class_stages(args.classes, model.contract)  # checked before any output
     sinks = _sinks(args, model.contract)  # checks the destinations before any work
     with open_spec(args, spec) as source:
         fps = source.fps or 30.0
         for sink in sinks:
             sink.configure(fps, model.contract)
-        stages = model.task.stages(model.contract) if args.track else []
+        stages = class_filter + (model.task.stages(model.contract) if args.track else [])
         print(
             f"{model.contract.task}: {source.name} with {model.path.name} on {backend_name(model)}",
             file=sys.stderr,

@@ -193,7 +193,7 @@ def is_classification_dataset(path: str) -> bool:
     folder = Path(path)
     if not folder.is_dir() or (folder / "gt").is_dir():
         return False
-    from edgeimg.train.data.classification import detect_format
+    from edgeimg.train.tasks.classify.data import detect_format
 
     try:
         detect_format(folder)
@@ -205,7 +205,7 @@ def is_classification_dataset(path: str) -> bool:
 @functools.lru_cache(maxsize=1)
 def classification_data(path: str):
     """A classification dataset, read once when it is both --calib and --eval."""
-    from edgeimg.train.data.classification import load_classification
+    from edgeimg.train.tasks.classify.data import load_classification
 
     return load_classification(path)
 
@@ -240,8 +240,8 @@ def held_out_source(spec: str, frames: str | None, count: int) -> HeldOutSource:
                 raise EdgeimgError(f"--eval {spec}: the dataset has no test split")
             pick = evenly(count or len(data.x_test), len(data.x_test))
             return HeldOut(as_bgr(data.x_test[pick]), list(data.y_test[pick]), "labels")
-        from edgeimg.train.data.detection import load_detection
-        from edgeimg.train.evaluate import detection_ap
+        from edgeimg.train.tasks.detect.data import load_detection
+        from edgeimg.train.tasks.detect.evaluate import detection_ap
 
         samples = load_detection(spec, frames=frames).samples
         if count:

@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from edgeimg.runtime.errors import EdgeimgError
+
+log = logging.getLogger(__name__)
 
 
 def size_arg(text: str) -> tuple[int, int]:
@@ -144,8 +148,13 @@ def run_and_report(
     stages: Sequence[Any],
     timing_json: str | None,
 ) -> int:
-    """Run the pipeline, print the timing table and what was written; the exit code."""
+    """Run the pipeline, print the timing table and what was written (not with ``-q``); the
+    exit code: 0, or 128 + the signal that stopped the run (130 Ctrl-C, 143 SIGTERM, 129
+    SIGHUP), the outputs finished in every case. A source that ended before the end its header
+    announced (a truncated video) gets one warning line at the end, and exit code 0: the
+    outputs are complete for every frame there was."""
     from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
+    from edgeimg.runtime.signals import exit_code
 
     result = run_pipeline(
         source,
@@ -155,18 +164,23 @@ def run_and_report(
         annotator=model.task.annotator(model.contract),
         config=PipelineConfig(max_frames=args.frames),
     )
-    out = sys.stderr if _stdout_is_data(sinks) else sys.stdout
-    print(result.timing.format(), file=out)
-    for sink in sinks:
-        if getattr(sink, "path", None) is not None and sink.frames:
-            print(f"wrote {sink.path} ({sink.frames} frames)", file=out)
+    if not getattr(args, "quiet", False):
+        out = sys.stderr if _stdout_is_data(sinks) else sys.stdout
+        print(result.timing.format(), file=out)
+        for sink in sinks:
+            if getattr(sink, "path", None) is not None and sink.frames:
+                print(f"wrote {sink.path} ({sink.frames} frames)", file=out)
+    if result.source_ended_early:
+        log.warning("%s", result.source_ended_early)
     if timing_json:
         from edgeimg.runtime.atomic import write_text
 
         write_text(timing_json, json.dumps(result.timing.to_dict(), indent=2) + "\n", "timing JSON")
     if result.timing.frames == 0:
         raise EdgeimgError(f"no frame was processed from {source.name}")
-    return 130 if result.interrupted else 0
+    if result.interrupted:
+        return exit_code(result.signum or signal.SIGINT)
+    return 0
 
 
 def _stdout_is_data(sinks: Sequence[Any]) -> bool:

@@ -31,6 +31,7 @@ examples:
   edgeimg track --source rtsp://cam.local/stream --mot tracks.txt
   edgeimg track --source csi://0 --device tensorrt   Jetson CSI camera
   edgeimg track --source PETS09-S2L1/vtest.avi --start-frame 601 --mot pets.txt
+  edgeimg track --model yolov8n.onnx --camera 0 --classes person,car   Ultralytics YOLO export
 """
 
 
@@ -43,7 +44,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "lines, MOTChallenge text and a window. Prints per-stage timing (p50/p90/p99), FPS,\n"
         "dropped frames and frame age at the end.\n\n"
         "With no source it runs the built-in synthetic scene; with no output option it writes\n"
-        f"{DEFAULT_OUTPUT}; with no --model it uses the bundled person detector.\n"
+        f"{DEFAULT_OUTPUT}; with no --model it uses the bundled person detector. An\n"
+        "Ultralytics YOLO ONNX export (`yolo export format=onnx`) runs as it is: its contract\n"
+        "is built from the file's own metadata (see `edgeimg info MODEL`).\n"
         "Live sources (cameras, streams) are read on a capture thread that keeps only the\n"
         "newest frame; files are read in order, every frame. Ctrl-C stops cleanly and\n"
         "finishes the outputs. Other tasks (classifiers, ...) run with `edgeimg predict`.",
@@ -70,6 +73,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="lowest detection score kept (the model's default is low, so the tracker sees "
         "weak boxes too)",
     )
+    add_classes_option(mdl)
 
     trk = parser.add_argument_group("tracking")
     trk.add_argument("--tracker-config", metavar="YAML", help="ByteTrack settings to override")
@@ -102,12 +106,15 @@ def run(args: argparse.Namespace) -> int:
             f"model {model.path.name}: expected a detector (task detect), got task "
             f"{model.contract.task}; run it with `edgeimg predict`"
         )
+    class_filter = class_stages(args.classes, model.contract)  # checks the names before any work
     overrides = None if args.no_track else _tracker_overrides(args.tracker_config)
     with open_spec(args, spec) as source:
         fps = source.fps or 30.0
         for sink in sinks:
             sink.configure(fps, model.contract)
-        stages = [] if overrides is None else [_tracker(model.contract, overrides, fps)]
+        stages = class_filter + (
+            [] if overrides is None else [_tracker(model.contract, overrides, fps)]
+        )
         model_name = Path(args.model).name if args.model else "the bundled person detector"
         print(
             f"tracking {source.name} with {model_name} on {backend_name(model)}",
@@ -118,6 +125,30 @@ def run(args: argparse.Namespace) -> int:
                 f"no output chosen: writing the annotated video {DEFAULT_OUTPUT}", file=sys.stderr
             )
         return run_and_report(args, source, model, sinks, stages, args.timing_json)
+
+
+def add_classes_option(group: argparse._ArgumentGroup) -> None:
+    group.add_argument(
+        "--classes",
+        metavar="NAMES",
+        help="detector: keep only these classes, by name or id, comma-separated (e.g. "
+        "person,car or 0,2), before tracking",
+    )
+
+
+def class_stages(classes: str | None, contract: Any) -> list[Any]:
+    """[a ClassFilter] for ``--classes`` (checked against the model's class names), or []."""
+    if classes is None:
+        return []
+    from edgeimg.runtime.tasks import get_task
+    from edgeimg.runtime.tasks.detect import ClassFilter, Detections
+    from edgeimg.runtime.tasks.detect.classes import parse_classes
+
+    if get_task(contract.task).result_type is not Detections:
+        raise EdgeimgError(
+            f"--classes: expected a detector (task detect), got task {contract.task}"
+        )
+    return [ClassFilter(parse_classes(classes, contract.class_names))]
 
 
 def _tracker_overrides(path: str | None) -> dict[str, Any]:
