@@ -22,9 +22,10 @@ from edgeimg.runtime.backends import Backend, Device, TensorRTOptions, create_ba
 from edgeimg.runtime.backends.base import TensorSpec, check_model_file
 from edgeimg.runtime.contract import ContractError, Layout, ModelContract
 from edgeimg.runtime.decoder import Decoder, DecoderError
+from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.preprocess import Transform
 from edgeimg.runtime.registry import Registry
-from edgeimg.runtime.tasks import TaskSpec, get_task
+from edgeimg.runtime.tasks import TaskSpec, get_task, task_names
 
 log = logging.getLogger(__name__)
 
@@ -69,9 +70,17 @@ class Model:
         return self.decode(self.infer(feeds), transform)
 
 
-def bundled_model_path() -> Path:
-    """The person detector shipped inside the package (``load_model(bundled_model_path())``)."""
-    return Path(__file__).parent / "assets" / "person_detector.onnx"
+def bundled_model_path(task: str = "detect") -> Path:
+    """The default model of ``task`` shipped inside the package (``load_model(bundled_model_path())``
+    is the person detector); a one-line error when the task has none."""
+    spec = get_task(task)
+    if not spec.bundled_model:
+        with_one = [name for name in task_names() if get_task(name).bundled_model]
+        raise EdgeimgError(
+            f"task {task} has no bundled model; bundled: {', '.join(with_one)} "
+            "(give an exported model path)"
+        )
+    return Path(__file__).parent / "assets" / spec.bundled_model
 
 
 @dataclass(frozen=True)

@@ -64,6 +64,7 @@ class TaskSpec:
         top-k table for classify): (path, contract) -> Sink.
     prepare: (image, contract) -> (input tensor, Transform); the default resizes and normalises
         an image as the contract says.
+    bundled_model: file name of the task's default model in ``runtime/assets/`` ("" if none).
     """
 
     name: str
@@ -77,6 +78,7 @@ class TaskSpec:
     sinks: Mapping[str, Callable[[Path, ModelContract], Sink]] = field(default_factory=dict)
     prepare: Prepare = prepare
     description: str = ""
+    bundled_model: str = ""
 
     @property
     def default_decoder(self) -> str:

@@ -54,6 +54,7 @@ TASK = register_task(
         stages=tracking_stages,
         sinks={".txt": mot_sink},
         description="objects as boxes with classes and scores, tracked with ByteTrack",
+        bundled_model="person_detector.onnx",
     )
 )
 

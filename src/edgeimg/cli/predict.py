@@ -59,6 +59,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_source_options(parser.add_argument_group("source"))
     mdl = parser.add_argument_group("model")
     add_model_options(mdl, with_model_flag=False)
+    mdl.add_argument(
+        "--task",
+        default="detect",
+        metavar="NAME",
+        help="with no MODEL.onnx: run this task's bundled model (default detect)",
+    )
     mdl.add_argument("--top-k", type=int, metavar="K", help="classifier: classes kept per image")
     mdl.add_argument("--conf", type=float, metavar="SCORE", help="detector: lowest score kept")
     add_classes_option(mdl)
@@ -109,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
         decoder_params["score_threshold"] = args.conf
     if not args.verbose:
         quiet_opencv()
-    model = load(args, model_path, decoder_params or None)
+    model = load(args, model_path, decoder_params or None, args.task)
     class_filter = class_stages(args.classes, model.contract)  # checked before any output
     sinks = _sinks(args, model.contract)  # checks the destinations before any work
     with open_spec(args, spec) as source:

@@ -99,9 +99,12 @@ def quiet_opencv() -> None:
 
 
 def load(
-    args: argparse.Namespace, model: str | None, decoder_params: dict[str, Any] | None = None
+    args: argparse.Namespace,
+    model: str | None,
+    decoder_params: dict[str, Any] | None = None,
+    task: str = "detect",
 ) -> Any:
-    """The model at ``model`` (the bundled detector when None), on the chosen backend."""
+    """The model at ``model`` (the task's bundled model when None), on the chosen backend."""
     from edgeimg.runtime.model import bundled_model_path, load_model
 
     if model:
@@ -109,7 +112,7 @@ def load(
         if not path.is_file():
             raise EdgeimgError(f"model file not found: {path}")
     else:
-        path = bundled_model_path()
+        path = bundled_model_path(task)
         if not path.is_file():
             raise EdgeimgError(
                 f"no bundled model in this installation (expected {path}); "
