@@ -1,4 +1,4 @@
-"""Timed inference workloads for one ONNX model on onnxruntime or OpenCV dnn.
+"""Timed inference workloads for one ONNX model on onnxruntime, OpenCV dnn or OpenVINO.
 
 Each workload owns its session (or net) and a pre-made random input, so a timed call is the
 backend's run and nothing else. A configuration the backend cannot run raises
@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.runtime.errors import first_line, parse_enum
+from edgeimg.runtime.backends.ort import open_session, read_model_info
+from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
 
 
 class Backend(str, Enum):
@@ -22,6 +23,7 @@ class Backend(str, Enum):
 
     ONNXRUNTIME = "onnxruntime"
     OPENCV = "opencv"
+    OPENVINO = "openvino"
 
     @classmethod
     def parse(cls, value: str | Backend) -> Backend:
@@ -39,6 +41,15 @@ class GraphOptimization(str, Enum):
     BASIC = "basic"
     EXTENDED = "extended"
     ALL = "all"
+
+
+# The runtime's session factory names the levels its own way (``session_options``).
+OPTIMIZATION = {
+    GraphOptimization.DISABLED: "disable",
+    GraphOptimization.BASIC: "basic",
+    GraphOptimization.EXTENDED: "extended",
+    GraphOptimization.ALL: "all",
+}
 
 
 class Unsupported(Exception):
@@ -127,7 +138,6 @@ class OrtWorkload:
     """``session.run`` (or ``run_with_iobinding``) of one model on onnxruntime."""
 
     def __init__(self, config: BenchConfig) -> None:
-        import onnxruntime as ort
 
         if config.provider not in available_providers():
             raise Unsupported(
@@ -136,28 +146,16 @@ class OrtWorkload:
             )
         if config.precision is Precision.FP16 and config.provider not in FP16_PROVIDERS:
             raise Unsupported(f"{config.provider} has no FP16 kernels; FP16 needs CUDA or TensorRT")
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = config.threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.graph_optimization_level = {
-            GraphOptimization.DISABLED: ort.GraphOptimizationLevel.ORT_DISABLE_ALL,
-            GraphOptimization.BASIC: ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
-            GraphOptimization.EXTENDED: ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
-            GraphOptimization.ALL: ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
-        }[config.graph_optimization]
-        options.add_session_config_entry(
-            "session.intra_op.allow_spinning", "1" if config.spinning else "0"
-        )
-        options.log_severity_level = 3
         try:
-            self.session = ort.InferenceSession(
-                str(config.model_path), options, providers=[ort_provider(config.provider)]
+            self.session = open_session(
+                config.model_path,
+                [ort_provider(config.provider)],
+                config.threads,
+                OPTIMIZATION[config.graph_optimization],
+                config.spinning,
             )
-        except Exception as exc:  # onnxruntime raises several unrelated exception types
-            raise Unsupported(
-                f"onnxruntime cannot load {config.model_path.name}: {first_line(exc)}"
-            ) from None
+        except EdgeimgError as exc:
+            raise Unsupported(str(exc)) from None
         inp = self.session.get_inputs()[0]
         dtype = ORT_DTYPES.get(inp.type)
         if dtype is None:
@@ -244,19 +242,52 @@ class OpenCVWorkload:
         return self.net.forward(self.output_names)
 
 
-def onnx_input_signature(path: Path) -> tuple[list[object], type]:
-    """First input's shape and numpy dtype, read through onnxruntime (no onnx package needed)."""
-    import onnxruntime as ort
+class OpenVINOWorkload:
+    """One infer request of the runtime's OpenVINO backend (latency hint, one stream, FP32
+    inference precision, ``threads`` as INFERENCE_NUM_THREADS): what ``--backend openvino``
+    deploys. The QDQ INT8 file is read directly; the CPU plugin runs it on INT8 kernels."""
 
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-    options.log_severity_level = 3
+    def __init__(self, config: BenchConfig) -> None:
+        from edgeimg.runtime.backends import read_model_info
+        from edgeimg.runtime.backends.openvino import OpenVINOBackend
+        from edgeimg.runtime.errors import EdgeimgError
+
+        if config.provider != "CPU":
+            raise Unsupported(f"OpenVINO: only the CPU is benchmarked here, not {config.provider}")
+        if config.precision is Precision.FP16:
+            raise Unsupported("OpenVINO: an FP16 file is not benchmarked on the CPU")
+        try:
+            info = read_model_info(config.model_path)
+            backend = OpenVINOBackend(config.model_path, info, "cpu", config.threads)
+        except EdgeimgError as exc:
+            raise Unsupported(str(exc)) from None
+        spec = info.inputs[0]
+        shape = resolve_shape(list(spec.shape), config.batch, config.model_path.name)
+        self.input = random_input(shape, np.dtype(spec.dtype))
+        self.request = backend.infer_request
+        self.feed = {spec.name: self.input}
+        self.backend = backend
+        try:
+            self()
+        except RuntimeError as exc:
+            raise Unsupported(
+                f"OpenVINO cannot run {config.model_path.name}: {first_line(exc)}"
+            ) from None
+
+    def activate(self) -> None:
+        """Nothing to do: the compiled model owns its threads."""
+
+    def __call__(self) -> object:
+        return self.request.infer(self.feed)
+
+
+def onnx_input_signature(path: Path) -> tuple[list[object], type]:
+    """First input's shape (None: symbolic) and numpy dtype, read by the runtime."""
     try:
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # onnxruntime raises several unrelated exception types
-        raise Unsupported(f"cannot read the input of {path.name}: {first_line(exc)}") from None
-    inp = session.get_inputs()[0]
-    return list(inp.shape), ORT_DTYPES.get(inp.type, np.float32)
+        spec = read_model_info(path).inputs[0]
+    except EdgeimgError as exc:
+        raise Unsupported(f"cannot read the input of {path.name}: {exc}") from None
+    return list(spec.shape), np.dtype(spec.dtype).type
 
 
 _NODE = re.compile(r"Node \[([\w.]+)@[\w.]*\]:?\(?([^)\s]*)")
@@ -279,7 +310,7 @@ def opencv_reason(exc: BaseException) -> str:
     return words[:200] or type(exc).__name__
 
 
-def make_workload(config: BenchConfig) -> OrtWorkload | OpenCVWorkload:
+def make_workload(config: BenchConfig) -> OrtWorkload | OpenCVWorkload | OpenVINOWorkload:
     """Build the workload for ``config``; raises :class:`Unsupported` when it cannot run here."""
     if not config.model_path.is_file():
         raise Unsupported(f"no such model file: {config.model_path}")
@@ -287,4 +318,6 @@ def make_workload(config: BenchConfig) -> OrtWorkload | OpenCVWorkload:
         raise Unsupported(f"threads: expected >= 1, got {config.threads}")
     if config.backend is Backend.ONNXRUNTIME:
         return OrtWorkload(config)
+    if config.backend is Backend.OPENVINO:
+        return OpenVINOWorkload(config)
     return OpenCVWorkload(config)

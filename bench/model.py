@@ -32,7 +32,8 @@ class MatrixSpec:
     """What to time. Paths are ONNX files of the same model at each precision.
 
     providers: short provider names (``CPU``, ``CUDA`` ...); None means every onnxruntime
-    provider available here (OpenCV dnn gets CPU, plus CUDA when its build has a device).
+    provider available here (OpenCV dnn gets CPU, plus CUDA when its build has a device;
+    OpenVINO gets CPU).
     io_binding: also time onnxruntime through a pre-bound IOBinding.
     """
 
@@ -92,6 +93,8 @@ def build_matrix(spec: MatrixSpec) -> tuple[list[BenchConfig], list[Skipped]]:
             providers = list(spec.providers)
         elif backend is Backend.ONNXRUNTIME:
             providers = available_providers()
+        elif backend is Backend.OPENVINO:
+            providers = ["CPU"]
         else:
             providers = opencv_targets()
         for provider in providers:

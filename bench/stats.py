@@ -50,22 +50,3 @@ def summarize(latencies_s: np.ndarray, batch: int = 1) -> LatencyStats:
         max_ms=float(ms.max()),
         throughput=batch * values.size / total if total > 0 else float("inf"),
     )
-
-
-def percentiles_ms(values_s: np.ndarray) -> dict[str, float]:
-    """p50/p90/p99/max in milliseconds of a (N,) array of seconds; empty input gives NaNs."""
-    values = np.asarray(values_s, dtype=np.float64).reshape(-1) * 1e3
-    if values.size == 0:
-        return {
-            "p50_ms": float("nan"),
-            "p90_ms": float("nan"),
-            "p99_ms": float("nan"),
-            "max_ms": float("nan"),
-        }
-    p50, p90, p99 = np.percentile(values, [50, 90, 99])
-    return {
-        "p50_ms": float(p50),
-        "p90_ms": float(p90),
-        "p99_ms": float(p99),
-        "max_ms": float(values.max()),
-    }

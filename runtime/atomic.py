@@ -26,6 +26,7 @@ def check_destination(path: str | os.PathLike[str], what: str = "output") -> Pat
     """The absolute destination path, after checking that a file can be created there."""
     path = Path(path).expanduser().absolute()
     folder = path.parent
+    _check_name_length(path, what)
     if path.is_dir():
         raise EdgeimgError(f"{what} {path}: expected a file name, got a folder")
     if not folder.is_dir():
@@ -33,6 +34,31 @@ def check_destination(path: str | os.PathLike[str], what: str = "output") -> Pat
     if not os.access(folder, os.W_OK | os.X_OK):
         raise EdgeimgError(f"{what} {path}: folder {folder} is not writable")
     return path
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the folder's file system takes (255 when unknown)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError):
+        return 255
+
+
+def _check_name_length(path: Path, what: str) -> None:
+    """ENAMETOOLONG, as one line and before any work: the temporary name beside the
+    destination (:func:`temporary_path`) is longer than the name, so it is the one checked."""
+    limit = _name_max(path.parent)
+    needed = len(os.fsencode(temporary_path(path).name))
+    if needed > limit:
+        extra = needed - len(os.fsencode(path.name))
+        shown = path.name if len(path.name) <= 40 else f"{path.name[:24]}...{path.name[-12:]}"
+        raise EdgeimgError(
+            f"{what} {shown}: file name too long ({len(os.fsencode(path.name))} bytes; this "
+            f"file system takes {limit}, and the temporary name adds {extra}): choose a shorter "
+            "name"
+        )
+    if len(os.fsencode(str(path))) >= 4096:
+        raise EdgeimgError(f"{what}: path too long ({len(os.fsencode(str(path)))} bytes)")
 
 
 def temporary_path(path: Path) -> Path:
@@ -113,3 +139,46 @@ def write_text(path: str | os.PathLike[str], text: str, what: str = "output") ->
     with atomic_output(path, what) as tmp:
         tmp.write_text(text)
     return Path(path).expanduser().absolute()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Both name one file: the same resolved path, or (for existing files) the same inode."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one does not exist (yet): only the resolved paths can tell
+        return False
+
+
+def check_distinct(
+    outputs: Iterable[tuple[str, str | os.PathLike[str] | None]],
+    inputs: Iterable[tuple[str, str | os.PathLike[str] | int | None]] = (),
+) -> None:
+    """Refuse, before any work, an output that is one of the inputs (writing it would destroy
+    the input) or two outputs on one file (they would overwrite each other).
+
+    outputs, inputs: (label, path) pairs such as ``("--output", "in.mp4")``; None entries (an
+    option not given) and non-path inputs (a camera index) are skipped. Paths are compared
+    after ``~`` expansion and symlink resolution, and by inode when both exist (hard links).
+    Raises EdgeimgError in one line naming both options.
+    """
+    given_outputs = [(label, Path(p).expanduser()) for label, p in outputs if p not in (None, "")]
+    given_inputs = [
+        (label, Path(p).expanduser())
+        for label, p in inputs
+        if p not in (None, "") and isinstance(p, (str, os.PathLike))
+    ]
+    for i, (label, path) in enumerate(given_outputs):
+        for in_label, in_path in given_inputs:
+            if _same_file(path, in_path):
+                raise EdgeimgError(
+                    f"{label} {path}: is the input {in_label} {in_path}; writing it would "
+                    "destroy the input (choose another output name)"
+                )
+        for other_label, other in given_outputs[:i]:
+            if _same_file(path, other):
+                raise EdgeimgError(
+                    f"{other_label} {other} and {label} {path} name the same file; "
+                    "give each output its own path"
+                )

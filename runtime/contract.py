@@ -14,6 +14,7 @@ says mean 0 and std 1 and the runtime's preprocessing is only resize + layout.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import Enum
@@ -23,6 +24,7 @@ from typing import Any, TypeVar
 from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 PREFIX = "edgeimg."
+MAX_INPUT_SIDE = 16384  # pixels per side: larger inputs would need tens of GB per frame
 T = TypeVar("T")
 
 
@@ -45,6 +47,16 @@ class ResizeMode(str, Enum):
 
 class ContractError(EdgeimgError):
     """The model's metadata is missing or inconsistent."""
+
+
+def yaml_problem(exc: Exception) -> str:
+    """One line for a YAML parse error (PyYAML's own message spans several lines, with the
+    offending text and a caret): ``line 2, column 4: expected ',' or ']', but got ':'``."""
+    mark = getattr(exc, "problem_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    text = problem or str(exc) or type(exc).__name__
+    return where + " ".join(str(text).split())
 
 
 def _text(value: Any) -> str:
@@ -150,11 +162,25 @@ class ModelContract:
         put("decoder_params", _mapping, "a mapping of decoder parameters")
         put("task_params", _mapping, "a mapping of task parameters")
         put("input_dtype", _text, "float32 or uint8")
+        for name in ("mean", "std"):
+            values = getattr(self, name)
+            if not all(math.isfinite(v) for v in values):
+                raise ContractError(f"contract {name}: expected finite numbers, got {list(values)}")
+        if any(v <= 0 for v in self.std):
+            raise ContractError(
+                f"contract std: expected numbers > 0 (the runtime divides by them), "
+                f"got {list(self.std)}"
+            )
         if self.input_size is not None:
             put("input_size", _numbers(int), "[height, width] as integers")
             if len(self.input_size) != 2 or min(self.input_size) <= 0:
                 raise ContractError(
                     f"contract input_size: expected [height, width] > 0, got {list(self.input_size)}"
+                )
+            if max(self.input_size) > MAX_INPUT_SIDE:
+                raise ContractError(
+                    f"contract input_size: expected at most {MAX_INPUT_SIDE} pixels a side, "
+                    f"got {list(self.input_size)}"
                 )
         elif self.resize is not ResizeMode.NONE:
             raise ContractError(
@@ -235,6 +261,8 @@ class ModelContract:
             text = path.read_text()
         except OSError as exc:
             raise ContractError(f"cannot read contract file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ContractError(f"contract file {path} is not text (JSON or YAML)") from None
         try:
             if path.suffix.lower() in (".yaml", ".yml"):
                 import yaml
@@ -243,7 +271,7 @@ class ModelContract:
             else:
                 values = json.loads(text)
         except Exception as exc:  # json/yaml parse errors have no common base class
-            raise ContractError(f"contract file {path} is not valid: {exc}") from None
+            raise ContractError(f"contract file {path} is not valid: {yaml_problem(exc)}") from None
         if not isinstance(values, dict):
             raise ContractError(
                 f"contract file {path}: expected a mapping, got {type(values).__name__}"

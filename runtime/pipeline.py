@@ -116,6 +116,8 @@ def run_pipeline(
                 frame = source.read()
                 t1 = clock()
                 if frame is None:
+                    if stop.is_set():  # a live source gave up waiting for the signal
+                        raise Interrupted(stop.signum or signal.SIGINT)
                     break
                 read_at = time.monotonic()
                 feeds, transform = model.preprocess(frame.image)

@@ -8,7 +8,9 @@ Two layers:
   command exits with ``128 + signal`` (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP).
 * :func:`deferred_stop` (the pipeline, while frames flow): the first signal only asks the loop
   to stop after the current frame, so every sink gets the same frames; a second one raises
-  :class:`Interrupted` at once (the sinks are still closed).
+  :class:`Interrupted` at once (the sinks are still closed). Code that waits for a frame
+  (a live source through a stream outage) polls :func:`stop_requested` in short slices and
+  gives up, so a signal ends the run within a fraction of a second.
 
 SIGKILL cannot be caught: temporary files then stay behind under their hidden
 ``.NAME.partial-PID.EXT`` names and the next run removes them
@@ -103,6 +105,16 @@ class StopRequest:
         self._event.set()
 
 
+_active: list[StopRequest] = []  # the requests of the deferred_stop blocks now open
+
+
+def stop_requested() -> bool:
+    """A stop signal came during a :func:`deferred_stop` block: code that waits (a live
+    source waiting for a frame through an outage, a stream that opens) should give up
+    waiting. Callable from any thread."""
+    return any(request.is_set() for request in _active)
+
+
 @contextmanager
 def deferred_stop() -> Iterator[StopRequest]:
     """A :class:`StopRequest` set by the first stop signal (the loop stops after the current
@@ -120,5 +132,9 @@ def deferred_stop() -> Iterator[StopRequest]:
         if signum == signal.SIGINT:  # someone at a terminal: say at once that it was heard
             log.warning("Ctrl-C: stopping after this frame (press again to stop at once)")
 
-    with _handlers(handler):
-        yield request
+    _active.append(request)
+    try:
+        with _handlers(handler):
+            yield request
+    finally:
+        _active.remove(request)

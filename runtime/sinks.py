@@ -32,6 +32,7 @@ from edgeimg.runtime.frame import Frame
 log = logging.getLogger(__name__)
 
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".avi": "MJPG", ".mkv": "MJPG"}
+H264_SUFFIXES = (".mp4", ".m4v", ".mov")  # written as H.264 + faststart when PyAV is installed
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 JSON_SUFFIXES = (".jsonl", ".json", ".ndjson")
 
@@ -90,10 +91,78 @@ def check_writable(path: Path, what: str) -> Path:
     return check_destination(path, what)
 
 
+def h264_available() -> bool:
+    """PyAV (the ``video`` extra: ``pip install 'edgeimg[video]'``) with FFmpeg's libx264 is
+    installed. OpenCV's pip wheels carry no H.264 encoder."""
+    try:
+        import av
+    except ImportError:
+        return False
+    return "libx264" in getattr(av, "codecs_available", ())
+
+
+class PyAVWriter:
+    """H.264 (libx264, yuv420p) in an MP4 with its index (``moov``) at the front (FFmpeg's
+    ``movflags=+faststart``), so browsers, editors and chat apps play it, and start before it
+    is fully downloaded. The interface of ``cv2.VideoWriter`` that :class:`VideoSink` uses:
+    ``write(bgr_image)``, ``release()``, ``isOpened()``.
+    """
+
+    def __init__(self, path: Path, fps: float, size: tuple[int, int], crf: int = 23) -> None:
+        from fractions import Fraction
+
+        import av
+
+        self._av = av
+        width, height = size
+        self._container = av.open(
+            str(path), mode="w", format="mp4", options={"movflags": "+faststart"}
+        )
+        try:
+            stream = self._container.add_stream(
+                "libx264", rate=Fraction(fps).limit_denominator(1001)
+            )
+            stream.width, stream.height = width, height
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"crf": str(crf), "preset": "veryfast"}
+            # write the header now: the file exists from the first frame on (the encoder
+            # buffers frames before its first packet), and an unwritable file fails here
+            self._container.start_encoding()
+        except Exception:
+            self._container.close()
+            raise
+        self._stream = stream
+        self._open = True
+
+    def isOpened(self) -> bool:
+        return self._open
+
+    def write(self, image: np.ndarray) -> None:
+        frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        for packet in self._stream.encode(frame):
+            self._container.mux(packet)
+
+    def release(self) -> None:
+        """Flush the encoder and write the index (moved to the front). Raises when the file
+        could not be finished (a full disk); safe to call twice."""
+        if not self._open:
+            return
+        self._open = False
+        try:
+            for packet in self._stream.encode(None):
+                self._container.mux(packet)
+        finally:
+            self._container.close()
+
+
 class VideoSink(Sink):
-    """An annotated video file: ``.mp4``/``.m4v``/``.mov`` (MPEG-4 part 2, 'mp4v') or
-    ``.avi``/``.mkv`` (Motion JPEG), at ``fps`` frames per second (None: from ``configure``,
-    else 30).
+    """An annotated video file: ``.mp4``/``.m4v``/``.mov`` or ``.avi``/``.mkv`` (Motion JPEG),
+    at ``fps`` frames per second (None: from ``configure``, else 30).
+
+    MP4 files are H.264 with the index at the front (faststart: plays in browsers, VS Code,
+    chat apps) when PyAV is installed (the ``video`` extra) and the frame size is even;
+    otherwise MPEG-4 Part 2 ('mp4v', which browsers do not play), with one note in the log.
+    ``codec`` names a FourCC to use OpenCV's writer with that codec instead.
 
     The frame size is the first frame's; a later frame of another size is resized to it (with
     one warning). The file appears at ``path`` on ``close``, holding every frame written.
@@ -120,6 +189,8 @@ class VideoSink(Sink):
                 f"{', '.join(VIDEO_CODECS)}, got {suffix or 'no suffix'!r}"
             )
         self.codec = codec or VIDEO_CODECS[suffix]
+        # H.264 through PyAV when the codec is not chosen and the container is MP4
+        self._try_h264 = codec is None and suffix in H264_SUFFIXES
         if len(self.codec) != 4:
             raise EdgeimgError(f"video codec: expected a FourCC of 4 characters, got {codec!r}")
         self.fps: float | None = None
@@ -127,7 +198,7 @@ class VideoSink(Sink):
             self._set_fps(fps)
         self.size: tuple[int, int] | None = None  # (width, height)
         self._temp = temporary_path(self.path)
-        self._writer: cv2.VideoWriter | None = None
+        self._writer: cv2.VideoWriter | PyAVWriter | None = None
         self._encoder: BackgroundWriter | None = None
         self._queue_depth = queue_depth
         self._warned_size = False
@@ -173,6 +244,11 @@ class VideoSink(Sink):
         if self.fps is None:
             log.warning("%s: frame rate unknown, writing at 30 fps", self.path.name)
             self.fps = 30.0
+        if self._try_h264:
+            h264 = self._open_h264(width, height)
+            if h264 is not None:
+                self._start(h264, width, height)
+                return
         writer = cv2.VideoWriter(
             str(self._temp), cv2.VideoWriter.fourcc(*self.codec), self.fps, (width, height)
         )
@@ -183,6 +259,33 @@ class VideoSink(Sink):
                 f"cannot write video {self.path}: OpenCV has no writer for codec {self.codec!r} "
                 f"in {self.path.suffix} files (try .avi)"
             )
+        self._start(writer, width, height)
+
+    def _open_h264(self, width: int, height: int) -> PyAVWriter | None:
+        """PyAV's H.264 writer, or None (with one note saying why) to fall back to mp4v."""
+        why = None
+        if not h264_available():
+            why = "no H.264 encoder (pip install 'edgeimg[video]' adds PyAV's)"
+        elif width % 2 or height % 2:
+            why = f"H.264 needs an even frame size, got {width}x{height}"
+        if why is None:
+            assert self.fps is not None
+            try:
+                writer = PyAVWriter(self._temp, self.fps, (width, height))
+            except Exception as exc:  # an FFmpeg build without a working libx264
+                why = f"the H.264 encoder did not start ({exc})"
+            else:
+                self.codec = "avc1"
+                return writer
+        log.info(
+            "%s: %s; writing MPEG-4 Part 2 (mp4v), which browsers do not play",
+            self.path.name,
+            why,
+        )
+        self._temp.unlink(missing_ok=True)
+        return None
+
+    def _start(self, writer: cv2.VideoWriter | PyAVWriter, width: int, height: int) -> None:
         self._writer = writer
         self.size = (width, height)
         self._encoder = BackgroundWriter(
@@ -198,8 +301,11 @@ class VideoSink(Sink):
                 self._encoder.close()
                 self._encoder = None
         finally:
-            self._writer.release()
-            self._writer = None
+            writer, self._writer = self._writer, None
+            try:
+                writer.release()
+            except Exception as exc:  # PyAV: the index could not be written (disk full)
+                log.debug("%s: finishing the video failed: %s", self.path.name, exc)
             if self.frames and self._readable():
                 os.replace(self._temp, self.path)
                 finished = True
@@ -348,14 +454,15 @@ class TextSink(Sink):
 
 
 class JsonLinesSink(TextSink):
-    """One JSON object per frame and line: ``{"frame": 0, "timestamp": 0.0, ...}`` followed by
+    """One JSON object per frame and line: ``{"frame": 1, "timestamp": 0.0, ...}`` followed by
     the task's record of the result (``TaskSpec.record``), e.g. for detect::
 
-        {"frame": 0, "timestamp": 0.0, "detections": [{"box": [x1, y1, x2, y2], "score": 0.91,
+        {"frame": 1, "timestamp": 0.0, "detections": [{"box": [x1, y1, x2, y2], "score": 0.91,
          "class_id": 0, "class": "person", "track_id": 3}, ...]}
 
-    ``frame`` is the 0-based index in the source, ``timestamp`` its time in seconds, ``name``
-    the file name for image sources; boxes are pixels of the source image.
+    ``frame`` is the 1-based frame number in the source (``Frame.index + 1``: the same number
+    as the MOTChallenge file and ``--start-frame``), ``timestamp`` its time in seconds,
+    ``name`` the file name for image sources; boxes are pixels of the source image.
     """
 
     what = "JSON lines output"
@@ -409,9 +516,9 @@ def frame_record(
     record: Callable[[Any, tuple[str, ...]], dict[str, Any]],
     class_names: tuple[str, ...] = (),
 ) -> dict[str, Any]:
-    """The JSON-ready record of one frame (see :class:`JsonLinesSink`)."""
+    """The JSON-ready record of one frame (see :class:`JsonLinesSink`; ``frame`` 1-based)."""
     frame = result.frame
-    head: dict[str, Any] = {"frame": frame.index, "timestamp": round(frame.timestamp, 6)}
+    head: dict[str, Any] = {"frame": frame.index + 1, "timestamp": round(frame.timestamp, 6)}
     if frame.name:
         head["name"] = frame.name
     return {**head, **record(result.result, class_names)}

@@ -1,4 +1,11 @@
-"""Per-stage timing of the pipeline, recorded on every frame and summarised as percentiles."""
+"""Per-stage timing of the pipeline, recorded on every frame and summarised as percentiles.
+
+Memory stays bounded however long a run lasts (a service runs for days): :class:`StageTimer`
+keeps the durations of the last ``window`` frames (10,000 by default, about 0.6 MB) in a ring
+buffer for the percentiles, and running sums for the whole run, so the frame count, the means
+and the inference share are exact over every frame while p50/p90/p99 describe the recent
+window (the whole run when it is shorter than the window).
+"""
 
 from __future__ import annotations
 
@@ -30,12 +37,14 @@ class Percentiles:
     mean: float
 
     @classmethod
-    def of(cls, seconds: np.ndarray) -> Percentiles:
-        """Percentiles of (N,) durations in seconds (all zero when N = 0)."""
+    def of(cls, seconds: np.ndarray, mean: float | None = None) -> Percentiles:
+        """Percentiles of (N,) durations in seconds (all zero when N = 0). mean: the mean in
+        seconds when it is known over more values than ``seconds`` holds (default: theirs)."""
         if not len(seconds):
-            return cls(0.0, 0.0, 0.0, 0.0)
+            return cls(0.0, 0.0, 0.0, 0.0 if mean is None else mean * 1000.0)
         p50, p90, p99 = np.percentile(seconds, [50, 90, 99]) * 1000.0
-        return cls(float(p50), float(p90), float(p99), float(seconds.mean() * 1000.0))
+        average = float(seconds.mean()) if mean is None else mean
+        return cls(float(p50), float(p90), float(p99), average * 1000.0)
 
 
 @dataclass(frozen=True)
@@ -96,18 +105,29 @@ _INFERENCE = list(Stage).index(Stage.INFERENCE)
 
 
 class StageTimer:
-    """Collects one row of stage durations and one frame age per frame.
+    """Collects one row of stage durations and one frame age per frame, in bounded memory.
 
     ``add(durations, age)`` takes the seconds of every :class:`Stage` (in enum order) for one
-    frame; ``summary(wall_s, dropped)`` turns the rows into a :class:`TimingSummary`.
+    frame; ``summary(wall_s, dropped)`` turns them into a :class:`TimingSummary`. The last
+    ``window`` frames are kept (a ring buffer) for the percentiles; the frame count, the means
+    and the inference share come from running sums over every frame of the run.
+    ``len(timer)`` is the number of frames added, not the number kept.
     """
 
-    def __init__(self) -> None:
-        self._rows: list[np.ndarray] = []
-        self._ages: list[float] = []
+    DEFAULT_WINDOW = 10_000
+
+    def __init__(self, window: int = DEFAULT_WINDOW) -> None:
+        if window < 1:
+            raise ValueError(f"timing window: expected >= 1 frames, got {window}")
+        self.window = window
+        self._rows = np.zeros((window, len(Stage)), np.float64)
+        self._ages = np.zeros(window, np.float64)
+        self._count = 0
+        self._sums = np.zeros(len(Stage), np.float64)  # per stage, over the whole run
+        self._age_sum = 0.0
 
     def __len__(self) -> int:
-        return len(self._rows)
+        return self._count
 
     def add(self, durations: np.ndarray, age: float) -> None:
         durations = np.asarray(durations, dtype=np.float64)
@@ -115,30 +135,51 @@ class StageTimer:
             raise ValueError(
                 f"stage durations: expected {len(Stage)} values, got {durations.shape}"
             )
-        self._rows.append(durations)
-        self._ages.append(float(age))
+        slot = self._count % self.window
+        self._rows[slot] = durations
+        self._ages[slot] = float(age)
+        self._sums += durations
+        self._age_sum += float(age)
+        self._count += 1
+
+    def _kept(self, values: np.ndarray) -> np.ndarray:
+        """The kept part of a ring buffer, oldest first."""
+        if self._count <= self.window:
+            return values[: self._count]
+        slot = self._count % self.window
+        return np.concatenate([values[slot:], values[:slot]])
 
     def durations(self) -> np.ndarray:
-        """(frames, stages) float64 seconds."""
-        return np.array(self._rows).reshape(-1, len(Stage))
+        """(kept frames, stages) float64 seconds: the last ``window`` frames, oldest first."""
+        return self._kept(self._rows)
+
+    def ages(self) -> np.ndarray:
+        """(kept frames,) float64 seconds: the frame ages of :meth:`durations`."""
+        return self._kept(self._ages)
 
     def summary(self, wall_s: float, dropped: int = 0) -> TimingSummary:
         rows = self.durations()
-        frames = len(rows)
-        total = rows.sum(axis=1)
+        frames = self._count
+
+        def mean(total: float) -> float | None:
+            return total / frames if frames else None
+
+        grand_total = float(self._sums.sum())
         return TimingSummary(
             frames=frames,
             wall_s=wall_s,
             fps=frames / wall_s if wall_s > 0 else 0.0,
             dropped=dropped,
-            stages={stage: Percentiles.of(rows[:, i]) for i, stage in enumerate(Stage)},
-            frame_time=Percentiles.of(total),
-            frame_age=Percentiles.of(np.array(self._ages)),
-            inference_share=float(rows[:, _INFERENCE].sum() / total.sum())
-            if total.sum() > 0
-            else 0.0,
+            stages={
+                stage: Percentiles.of(rows[:, i], mean(float(self._sums[i])))
+                for i, stage in enumerate(Stage)
+            },
+            frame_time=Percentiles.of(rows.sum(axis=1), mean(grand_total)),
+            frame_age=Percentiles.of(self.ages(), mean(self._age_sum)),
+            inference_share=float(self._sums[_INFERENCE]) / grand_total if grand_total > 0 else 0.0,
         )
 
     def reset(self) -> None:
-        self._rows.clear()
-        self._ages.clear()
+        self._count = 0
+        self._sums[:] = 0.0
+        self._age_sum = 0.0

@@ -29,6 +29,7 @@ from edgeimg.bench.peers.runners import (
 )
 from edgeimg.bench.stats import LatencyStats, summarize
 from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.errors import EdgeimgError
 
 log = logging.getLogger(__name__)
 
@@ -147,10 +148,23 @@ def build_runners(
     return runners, skipped
 
 
+# The accuracy each task's peers are compared on: (name, runner x held-out data -> score).
+METRICS: dict[str, tuple[str, Callable[[Runner, accuracy.HeldOut, ModelContract], float]]] = {
+    "classify": ("top-1", lambda runner, data, contract: accuracy.top1(runner, data)),
+    "detect": ("AP@0.5", accuracy.detection_ap50),
+}
+
+
+def metric_for(contract: ModelContract) -> tuple[str, Callable[..., float]]:
+    if contract.task not in METRICS:
+        raise EdgeimgError(
+            f"peers compare {' and '.join(METRICS)} models, got task {contract.task}"
+        )
+    return METRICS[contract.task]
+
+
 def evaluate(runner: Runner, data: accuracy.HeldOut, contract: ModelContract) -> float:
-    if contract.task == "classify":
-        return accuracy.top1(runner, data)
-    return accuracy.detection_ap50(runner, data, contract)
+    return metric_for(contract)[1](runner, data, contract)
 
 
 def run_peers(
@@ -162,7 +176,7 @@ def run_peers(
     progress: Callable[[str], None] = log.info,
 ) -> PeersResult:
     """Accuracy of every runner on ``data``, then all of them timed interleaved on one input."""
-    metric = "top-1" if contract.task == "classify" else "AP@0.5"
+    metric = metric_for(contract)[0]
     result = PeersResult(metric, len(data.tensors))
     working: list[tuple[Runner, float]] = []
     for runner in runners:

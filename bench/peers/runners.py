@@ -137,34 +137,16 @@ class OrtRunner(Runner):
     ) -> None:
         """optimization: graph optimization level (disable, basic, extended, all).
         spinning: ``session.intra_op.allow_spinning`` (None: onnxruntime's default, on)."""
-        import onnxruntime as ort
 
+        from edgeimg.runtime.backends.ort import CPU, open_session
         from edgeimg.runtime.contract import ModelContract
 
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = threads
-        options.inter_op_num_threads = 1
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.log_severity_level = 3
-        level = ort.GraphOptimizationLevel
-        options.graph_optimization_level = {
-            "disable": level.ORT_DISABLE_ALL,
-            "basic": level.ORT_ENABLE_BASIC,
-            "extended": level.ORT_ENABLE_EXTENDED,
-            "all": level.ORT_ENABLE_ALL,
-        }[optimization]
-        if spinning is not None:
-            options.add_session_config_entry(
-                "session.intra_op.allow_spinning", "1" if spinning else "0"
+        try:  # spinning None: onnxruntime's own default, on
+            self.session = open_session(
+                path, [CPU], threads, optimization, True if spinning is None else spinning
             )
-        try:
-            self.session = ort.InferenceSession(
-                str(path), options, providers=["CPUExecutionProvider"]
-            )
-        except Exception as exc:  # onnxruntime raises several unrelated exception types
-            raise Unsupported(
-                f"onnxruntime cannot load {path.name}: {str(exc).splitlines()[0]}"
-            ) from None
+        except EdgeimgError as exc:
+            raise Unsupported(str(exc)) from None
         inp = self.session.get_inputs()[0]
         self.input_name = inp.name
         self.nchw = len(inp.shape) == 4 and inp.shape[1] in (1, 3) and inp.shape[3] not in (1, 3)

@@ -25,7 +25,10 @@ def _no_export(message: str) -> EdgeimgError:
 EXPORT_TASKS: Registry[ExportTask] = Registry(
     "task",
     group="edgeimg.export_tasks",
-    builtin=("edgeimg.export.tasks.detect", "edgeimg.export.tasks.classify"),
+    builtin=(
+        "edgeimg.export.tasks.detect",
+        "edgeimg.export.tasks.classify",
+    ),
     error=_no_export,
 )
 

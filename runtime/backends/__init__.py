@@ -1,8 +1,10 @@
 """Inference backends behind one interface, chosen by name from a registry.
 
 ``Backend.run(feeds) -> outputs`` moves named tensors. Built in: ``onnxruntime`` (execution
-providers from ``--device``) and ``opencv`` (``cv2.dnn``). A backend added later (OpenVINO, a
-Triton client) is one module that calls :func:`register_backend` with a factory taking
+providers from ``--device``), ``opencv`` (``cv2.dnn``) and ``openvino`` (the optional
+``openvino`` package, imported only when its backend is made: where it is missing, asking for it
+is a one-line error with the pip command, exit code 3). A backend added later (a Triton client)
+is one module that calls :func:`register_backend` with a factory taking
 ``(path, device, threads, tensorrt)``.
 """
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, TensorSpec
 from edgeimg.runtime.backends.opencv import OpenCVBackend
+from edgeimg.runtime.backends.openvino import MissingBackend, OpenVINOBackend, openvino_available
 from edgeimg.runtime.backends.ort import OrtBackend, TensorRTOptions, read_model_info
 from edgeimg.runtime.registry import Registry
 
@@ -28,7 +31,18 @@ def register_backend(name: str, factory: BackendFactory) -> None:
 
 
 def backend_names() -> tuple[str, ...]:
+    """Every registered backend, whether or not its optional package is installed here."""
     return BACKENDS.names()
+
+
+# Registered backends whose package may be missing: name -> "is it installed here?" (without
+# importing it). --backend auto measures only the installed ones.
+OPTIONAL: dict[str, Callable[[], bool]] = {"openvino": openvino_available}
+
+
+def installed_backend_names() -> tuple[str, ...]:
+    """The registered backends that can be made here (optional packages installed)."""
+    return tuple(name for name in BACKENDS.names() if OPTIONAL.get(name, lambda: True)())
 
 
 def create_backend(
@@ -51,18 +65,28 @@ register_backend(
     "opencv",
     lambda path, device, threads, trt: OpenCVBackend(path, read_model_info(path), device, threads),
 )
+# OpenVINO reads the file itself; its tensors and metadata come from onnxruntime like OpenCV's.
+register_backend(
+    "openvino",
+    lambda path, device, threads, trt: OpenVINOBackend(
+        path, read_model_info(path), device, threads
+    ),
+)
 
 __all__ = [
     "BACKENDS",
     "Backend",
     "Device",
+    "MissingBackend",
     "ModelInfo",
     "OpenCVBackend",
+    "OpenVINOBackend",
     "OrtBackend",
     "TensorRTOptions",
     "TensorSpec",
     "backend_names",
     "create_backend",
+    "installed_backend_names",
     "read_model_info",
     "register_backend",
 ]

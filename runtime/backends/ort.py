@@ -114,19 +114,41 @@ def plan_providers(
     return plan, asked
 
 
-def session_options(threads: int | None, optimize: bool = True) -> ort.SessionOptions:
-    options = ort.SessionOptions()
-    options.graph_optimization_level = (
-        ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if optimize
-        else ort.GraphOptimizationLevel.ORT_DISABLE_ALL
+OPTIMIZATION_LEVELS = ("disable", "basic", "extended", "all")
+
+
+def session_options(
+    threads: int | None, optimization: str = "all", spinning: bool = False
+) -> ort.SessionOptions:
+    """The one place onnxruntime sessions are configured (the runtime, export's INT8 gate and
+    the bench's variants all come through here). optimization: one of OPTIMIZATION_LEVELS
+    (the runtime deploys ``all``). spinning: let idle intra-op threads busy-wait; off by
+    default, since spinning workers starve the capture thread and OpenCV's resize on a shared
+    CPU (a 384x512 conv net on 2 busy cores: 36 ms per run spinning, 15 ms not) and gain only
+    ~0.2 ms on an idle 16-core machine."""
+    level = ort.GraphOptimizationLevel
+    levels = dict(
+        zip(
+            OPTIMIZATION_LEVELS,
+            (
+                level.ORT_DISABLE_ALL,
+                level.ORT_ENABLE_BASIC,
+                level.ORT_ENABLE_EXTENDED,
+                level.ORT_ENABLE_ALL,
+            ),
+            strict=True,
+        )
     )
+    if optimization not in levels:
+        raise EdgeimgError(
+            f"graph optimization: expected one of {', '.join(levels)}, got {optimization!r}"
+        )
+    options = ort.SessionOptions()
+    options.graph_optimization_level = levels[optimization]
     options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     options.intra_op_num_threads = int(threads or 0)  # 0: onnxruntime's default (physical cores)
-    # No busy-waiting between runs: spinning workers starve the capture thread and OpenCV's
-    # resize on a shared CPU (a 384x512 conv net on 2 busy cores: 36 ms per run spinning,
-    # 15 ms not), and gain only ~0.2 ms on an idle 16-core machine.
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.inter_op_num_threads = 1  # sequential execution: one graph node at a time
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
     options.log_severity_level = 3  # errors only: our own log says what runs
     return options
 
@@ -135,14 +157,14 @@ def open_session(
     path: str | Path,
     providers: list[str | tuple[str, dict[str, str]]],
     threads: int | None = None,
-    optimize: bool = True,
+    optimization: str = "all",
+    spinning: bool = False,
 ) -> ort.InferenceSession:
     """An InferenceSession, or EdgeimgError with onnxruntime's reason on one line."""
     path = check_model_file(path)
+    options = session_options(threads, optimization, spinning)
     try:
-        return ort.InferenceSession(
-            str(path), sess_options=session_options(threads, optimize), providers=providers
-        )
+        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime's pybind errors share no base class but Exception
         reason = first_line(str(exc)).split("failed:", 1)[-1].strip()
         raise EdgeimgError(f"onnxruntime cannot load {path}: {reason}") from None
@@ -161,7 +183,7 @@ def tensor_specs(args: list[ort.NodeArg]) -> tuple[TensorSpec, ...]:
 
 def read_model_info(path: str | Path) -> ModelInfo:
     """Inputs, outputs and metadata of an ONNX file, read by onnxruntime (CPU, no optimisation)."""
-    session = open_session(path, [CPU], threads=1, optimize=False)
+    session = open_session(path, [CPU], threads=1, optimization="disable")
     return ModelInfo(
         tensor_specs(session.get_inputs()),
         tensor_specs(session.get_outputs()),

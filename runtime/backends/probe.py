@@ -13,6 +13,7 @@ import numpy as np
 
 from edgeimg.runtime.backends.base import Backend, Device, ModelInfo
 from edgeimg.runtime.backends.opencv import OpenCVBackend, cuda_devices
+from edgeimg.runtime.backends.openvino import INSTALL, OpenVINOBackend, openvino_available
 from edgeimg.runtime.backends.ort import (
     CUDA,
     TENSORRT,
@@ -101,7 +102,8 @@ def zero_feeds(
 def probe_backends(
     path: str | Path, info: ModelInfo, input_shape: Sequence[int | None] | None = None
 ) -> list[Probe]:
-    """Try onnxruntime (CPU, CUDA, TensorRT) and cv2.dnn (CPU, CUDA) on the model at ``path``.
+    """Try onnxruntime (CPU, CUDA, TensorRT), cv2.dnn (CPU, CUDA) and OpenVINO (CPU, when
+    installed) on the model at ``path``.
 
     Each combination this machine offers is loaded and timed on zero inputs (see
     :func:`zero_feeds`: ``input_shape`` for the first input, default its declared shape with
@@ -142,4 +144,9 @@ def probe_backends(
         )
     else:
         probes.append(Probe("opencv", "cuda", False, "no: this OpenCV build has no CUDA device"))
+    if openvino_available():
+        make_ov = partial(OpenVINOBackend, path, info, Device.CPU)
+        probes.append(_try("openvino", Device.CPU, make_ov, feeds, "CPU"))
+    else:
+        probes.append(Probe("openvino", "cpu", False, f"no: not installed ({INSTALL})"))
     return probes

@@ -87,6 +87,11 @@ def parse_spec(spec: str | int | os.PathLike[str]) -> tuple[SourceKind, str]:
     if isinstance(spec, int):
         return SourceKind.CAMERA, str(spec)
     text = os.fspath(spec).strip()
+    if not text:
+        raise EdgeimgError(
+            "source: empty; expected a camera index, video file, image folder, URL, "
+            "GStreamer pipeline or synthetic:"
+        )
     if re.fullmatch(r"\d+", text):
         return SourceKind.CAMERA, text
     if text == "synthetic" or text.startswith("synthetic:"):

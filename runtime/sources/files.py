@@ -211,15 +211,32 @@ class ImageFolderSource(_FileSource):
         super().__init__(str(path), config.fps or _sequence_fps(path) or DEFAULT_FPS)
         self.files = files
         self._index = config.start
+        self._decoded = 0
+        self._held: list[Path] = []  # undecodable files before the first good one
 
     def read(self) -> Frame | None:
+        """The next image that decodes. Images that do not are skipped with a warning each;
+        those before the first good one are held back, so a folder where none decodes is one
+        error line (EdgeimgError) instead of a warning per file."""
         while self._index < len(self.files):
             index, self._index = self._index, self._index + 1
             image = cv2.imread(str(self.files[index]), cv2.IMREAD_COLOR)
             if image is not None:
+                for skipped in self._held:
+                    log.warning("%s: cannot decode image, skipped", skipped)
+                self._held.clear()
+                self._decoded += 1
                 return Frame(image, index, index / self.fps, self.files[index].name)
-            log.warning("%s: cannot decode image, skipped", self.files[index])
+            if self._decoded:
+                log.warning("%s: cannot decode image, skipped", self.files[index])
+            else:
+                self._held.append(self.files[index])
             self.dropped += 1
+        if self._held and not self._decoded:
+            raise EdgeimgError(
+                f"image folder {self.name}: none of its {len(self._held)} image files could be "
+                f"decoded (first: {self._held[0].name}; not images, or corrupt)"
+            )
         return None
 
 

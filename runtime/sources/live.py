@@ -1,5 +1,13 @@
 """Live sources: cameras, streams and GStreamer pipelines read on a capture thread that keeps
-only the newest frame (:class:`LatestFrameReader`), and files replayed at their frame rate."""
+only the newest frame (:class:`LatestFrameReader`), and files replayed at their frame rate.
+
+Every wait here is interruptible: OpenCV's open and read calls block in C code (up to the
+stream timeouts), so they run on worker threads while the caller waits in short slices,
+checking for a stop signal (:func:`edgeimg.runtime.signals.stop_requested`, and Python's own
+signal handlers, which run between slices). Ctrl-C or SIGTERM while a stream opens or during
+an outage therefore ends the run within about a second; a worker still inside OpenCV is left
+to finish on its daemon thread and releases what it opened.
+"""
 
 from __future__ import annotations
 
@@ -18,11 +26,66 @@ import numpy as np
 
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.frame import Frame
+from edgeimg.runtime.signals import stop_requested
 from edgeimg.runtime.sources.base import DEFAULT_FPS, Source, SourceConfig, SourceKind, as_bgr
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+WAIT_SLICE_S = 0.1  # longest wait between checks for a stop signal
+STOP_JOIN_S = 1.0  # how long close() waits for a capture thread still inside OpenCV
+
+
+class OpenAbandoned(Exception):
+    """The wait for an opener ended (a stop request) before the opener returned."""
+
+
+def open_interruptibly(
+    opener: Callable[[], cv2.VideoCapture],
+    name: str,
+    stop: threading.Event | None = None,
+) -> cv2.VideoCapture:
+    """``opener()`` run on a daemon thread, waited for in slices of :data:`WAIT_SLICE_S`.
+
+    In the main thread, signal handlers run between the slices (so Ctrl-C raises at once);
+    in any thread a set ``stop`` event or :func:`stop_requested` ends the wait with
+    :class:`OpenAbandoned`. An abandoned opener releases its capture when it returns.
+    The opener's own exception (EdgeimgError: it did not open) is re-raised.
+    """
+    lock = threading.Lock()
+    opened: list[cv2.VideoCapture] = []
+    failed: list[BaseException] = []
+    abandoned = False
+
+    def run() -> None:
+        try:
+            capture = opener()
+        except BaseException as exc:  # handed to the waiting thread
+            failed.append(exc)
+            return
+        with lock:
+            if abandoned:
+                capture.release()
+            else:
+                opened.append(capture)
+
+    worker = threading.Thread(target=run, name=f"open {name}", daemon=True)
+    worker.start()
+    try:
+        while worker.is_alive():
+            worker.join(WAIT_SLICE_S)
+            if (stop is not None and stop.is_set()) or stop_requested():
+                raise OpenAbandoned(name)
+    except BaseException:
+        with lock:
+            abandoned = True
+            for capture in opened:
+                capture.release()
+        raise
+    if failed:
+        raise failed[0]
+    return opened[0]
 
 
 def csi_pipeline(sensor_id: int, width: int = 1280, height: int = 720, fps: int = 30) -> str:
@@ -110,26 +173,33 @@ class LatestFrameReader(Generic[T]):
                     self._cond.notify_all()
 
     def get(self) -> tuple[T, int, float] | None:
-        """(item, capture index, monotonic time) of the newest unread item; None at the end.
+        """(item, capture index, monotonic time) of the newest unread item; None at the end,
+        or when a stop signal comes while it waits (:func:`stop_requested`).
 
         Waits for a new item; re-raises the capture thread's exception.
         """
         with self._cond:
             while self._latest is None and not self._ended and self._error is None:
-                self._cond.wait(0.1)  # short waits keep Ctrl-C responsive
+                self._cond.wait(WAIT_SLICE_S)  # short waits keep Ctrl-C responsive
+                if self._latest is None and stop_requested():
+                    return None  # a stop signal came while no frame arrived (an outage)
             if self._error is not None:
                 error, self._error = self._error, None
                 raise error
             latest, self._latest = self._latest, None
             return latest
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Ask the thread to stop and wait up to ``timeout`` seconds for it."""
+    def stop(self, timeout: float = STOP_JOIN_S) -> None:
+        """Ask the thread to stop and wait up to ``timeout`` seconds for it. A thread still
+        inside a blocking OpenCV call (a stalled stream, up to its read timeout) is left to
+        end on its own: it is a daemon and releases its capture when the call returns."""
         self._stop.set()
         if self._thread.ident is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
         if self._thread.is_alive():
-            log.warning("%s did not stop within %g s", self._thread.name, timeout)
+            log.debug(
+                "%s still busy after %g s; left to end on its own", self._thread.name, timeout
+            )
 
 
 Opener = Callable[[], cv2.VideoCapture]
@@ -157,7 +227,8 @@ class LiveSource(Source):
         self._opener = opener
         self._reconnect = reconnect
         self._config = config
-        self._capture: cv2.VideoCapture | None = opener()
+        # opened on a worker thread: Ctrl-C/SIGTERM interrupt the wait (up to the open timeout)
+        self._capture: cv2.VideoCapture | None = open_interruptibly(opener, name)
         fps = self._capture.get(cv2.CAP_PROP_FPS)
         super().__init__(name, fps if math.isfinite(fps) and fps > 0 else None)
         self.reconnects = 0
@@ -194,11 +265,13 @@ class LiveSource(Source):
                 attempt,
                 c.reconnect_attempts,
             )
-            if self._reader.stopping.wait(delay):
+            if self._wait(delay):
                 return None
             delay = min(max(delay * 2, 0.1), c.reconnect_max_delay_s)
             try:
-                self._capture = self._opener()
+                self._capture = open_interruptibly(self._opener, self.name, self._reader.stopping)
+            except OpenAbandoned:
+                return None
             except EdgeimgError as exc:
                 log.warning("%s", exc)
                 continue
@@ -211,6 +284,15 @@ class LiveSource(Source):
             f"{self.name} stopped delivering frames and did not come back after "
             f"{c.reconnect_attempts} reconnect attempts"
         )
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep ``seconds`` on the capture thread in short slices; True when asked to stop
+        (the consumer's ``close``, or a stop signal) meanwhile."""
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            if self._reader.stopping.wait(min(left, WAIT_SLICE_S)) or stop_requested():
+                return True
+        return self._reader.stopping.is_set() or stop_requested()
 
     def _release(self) -> None:
         if self._capture is not None:
@@ -226,7 +308,7 @@ class LiveSource(Source):
         return Frame(image, index, stamp)
 
     def close(self) -> None:
-        self._reader.stop(timeout=self._config.read_timeout_s + 1.0)
+        self._reader.stop()
 
 
 class PacedSource(Source):

@@ -19,7 +19,10 @@ from edgeimg.runtime.tasks.base import Annotator, Stage, TaskSpec
 TASKS: Registry[TaskSpec] = Registry(
     "contract task",
     group="edgeimg.tasks",
-    builtin=("edgeimg.runtime.tasks.detect", "edgeimg.runtime.tasks.classify"),
+    builtin=(
+        "edgeimg.runtime.tasks.detect",
+        "edgeimg.runtime.tasks.classify",
+    ),
     error=ContractError,
 )
 

@@ -71,7 +71,7 @@ def test_configurations_that_cannot_run_here_are_skipped_with_the_reason(tiny_mo
     reasons = [s.reason for s in result.skipped]
     assert "provider NoSuch not available" in reasons[0]
     assert "FP16" in reasons[1] and "FP16" in reasons[2]
-    assert "cannot load garbage.onnx" in reasons[3]
+    assert "garbage.onnx: Protobuf parsing failed" in reasons[3]
 
 
 def test_fixed_batch_model_refuses_larger_batches():

@@ -88,7 +88,7 @@ def test_backends_are_a_registry_a_new_one_is_one_call(detector_path):
     finally:
         BACKENDS.unregister("recording")
     with pytest.raises(
-        EdgeimgError, match=r"backend: expected one of onnxruntime, opencv, got 'x'"
+        EdgeimgError, match=r"backend: expected one of onnxruntime, opencv, openvino, got 'x'"
     ):
         create_backend(detector_path, "x")
 
@@ -167,7 +167,7 @@ def test_opencv_names_the_op_it_cannot_run(tmp_path):
 
 def test_unknown_backend_and_device_names_list_the_valid_ones(detector_path):
     with pytest.raises(
-        EdgeimgError, match="backend: expected one of onnxruntime, opencv, got 'tflite'"
+        EdgeimgError, match="backend: expected one of onnxruntime, opencv, openvino, got 'tflite'"
     ):
         create_backend(detector_path, "tflite")
     with pytest.raises(

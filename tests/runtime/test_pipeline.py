@@ -142,7 +142,7 @@ def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tm
     )
 
     records = [json.loads(line) for line in (out / "tracked.jsonl").read_text().splitlines()]
-    assert [r["frame"] for r in records] == list(range(FRAMES))
+    assert [r["frame"] for r in records] == list(range(1, FRAMES + 1))
     assert [r["timestamp"] for r in records] == pytest.approx([i / 10 for i in range(FRAMES)])
     for i, record in enumerate(records):
         found = sorted(record["detections"], key=lambda d: d["box"][1])  # upper blob first
@@ -276,3 +276,34 @@ def test_timing_summary_gives_percentiles_per_stage_and_the_inference_share():
     assert summary.to_dict()["stages_ms"]["inference"]["p50"] == 50.5
     with pytest.raises(ValueError, match="expected 7 values"):
         timer.add(np.zeros(3), age=0.0)
+
+
+def test_timer_memory_is_bounded_and_whole_run_figures_stay_exact():
+    timer = StageTimer(window=1000)
+    pattern = np.array([0.001, 0.002, 0.004, 0.0005, 0.00025, 0.0, 0.003])
+    for i in range(200_000):
+        timer.add(pattern * (1 + i % 4), age=0.01 * (1 + i % 4))  # factors 1..4, mean 2.5
+    assert len(timer) == 200_000
+    kept = timer.durations()
+    assert kept.shape == (1000, 7) and timer.ages().shape == (1000,)
+    assert timer._rows.nbytes + timer._ages.nbytes <= 1000 * 8 * 8  # storage never grew
+    summary = timer.summary(wall_s=100.0)
+    assert summary.frames == 200_000 and summary.fps == 2000.0
+    assert summary.stages[Stage.INFERENCE].mean == pytest.approx(4.0 * 2.5, rel=1e-9)
+    assert summary.frame_time.mean == pytest.approx(pattern.sum() * 2500.0, rel=1e-9)
+    assert summary.frame_age.mean == pytest.approx(25.0, rel=1e-9)
+    assert summary.stages[Stage.INFERENCE].p50 == pytest.approx(10.0)  # window: factors 1..4
+    assert summary.inference_share == pytest.approx(0.004 / pattern.sum())
+
+
+def test_timer_window_keeps_the_latest_frames_in_order():
+    timer = StageTimer(window=3)
+    for i in range(5):
+        timer.add(np.full(7, float(i)), age=float(i))
+    assert timer.durations()[:, 0].tolist() == [2.0, 3.0, 4.0]
+    assert timer.ages().tolist() == [2.0, 3.0, 4.0]
+    summary = timer.summary(wall_s=1.0)
+    assert summary.frames == 5 and summary.frame_age.mean == pytest.approx(2000.0)
+    assert summary.frame_age.p50 == pytest.approx(3000.0)
+    with pytest.raises(ValueError, match="window"):
+        StageTimer(window=0)

@@ -131,3 +131,18 @@ def test_prepare_gray_and_uint8():
 def test_prepare_refuses_what_is_not_a_frame(image, message):
     with pytest.raises(EdgeimgError, match=message):
         prepare(image, contract())
+
+
+def test_an_output_image_maps_back_through_the_letterbox_at_any_resolution():
+    """A mask at the input's size and an x2 upscaled image both come back over the source."""
+    source = np.zeros((60, 160, 3), np.uint8)  # letterboxed into 32x64: scale 0.4, 4 px bars
+    _, transform = letterbox(source, (32, 64))
+    mask = np.full((32, 64), 9, np.uint8)  # 9 in the padding
+    mask[4:28, :32] = 1  # content rows 4..27: left half class 1, right half class 2
+    mask[4:28, 32:] = 2
+    back = transform.image_to_source(mask, nearest=True)
+    assert back.shape == (60, 160) and set(np.unique(back)) == {1, 2}
+    assert (back[:, :80] == 1).all() and (back[:, 80:] == 2).all()
+    upscaled = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)[..., None].repeat(3, axis=2)
+    big = transform.image_to_source(upscaled, nearest=True)
+    assert big.shape == (120, 320, 3) and set(np.unique(big)) == {1, 2}

@@ -67,12 +67,12 @@ def assert_complete_and_consistent(folder: Path) -> int:
     records = [json.loads(line) for line in (folder / "t.jsonl").read_text().splitlines()]
     frames = len(records)
     assert frames >= 1
-    assert [r["frame"] for r in records] == list(range(frames))
+    assert [r["frame"] for r in records] == list(range(1, frames + 1))
     assert decoded_frames(folder / "t.mp4") == frames
     text = (folder / "t.txt").read_text()
     assert text.endswith("\n")
     mot = read_mot(folder / "t.txt")
-    with_boxes = {r["frame"] + 1 for r in records if any(d["track_id"] for d in r["detections"])}
+    with_boxes = {r["frame"] for r in records if any(d["track_id"] for d in r["detections"])}
     assert set(mot.frame.tolist()) <= set(range(1, frames + 1))
     assert max(mot.frame.tolist()) == max(with_boxes)
     return frames
@@ -176,7 +176,7 @@ def test_a_truncated_video_says_it_ended_early_and_keeps_the_outputs(pets_dir, t
         "(a truncated or corrupt file)"
     ]  # one line, FFmpeg's own complaints kept out
     records = (tmp_path / "t.jsonl").read_text().splitlines()
-    assert len(records) == 287 and json.loads(records[-1])["frame"] == 286
+    assert len(records) == 287 and json.loads(records[-1])["frame"] == 287
     assert max(read_mot(tmp_path / "t.txt").frame.tolist()) <= 287
 
 
@@ -252,7 +252,7 @@ def test_a_write_error_keeps_every_complete_frame_and_says_so_in_one_line(pets_d
     data = (tmp_path / "t.jsonl").read_bytes()
     assert len(data) <= 20_000 and data.endswith(b"\n")
     records = [json.loads(line) for line in data.decode().splitlines()]
-    assert len(records) == kept and [r["frame"] for r in records] == list(range(kept))
+    assert len(records) == kept and [r["frame"] for r in records] == list(range(1, kept + 1))
     mot = (tmp_path / "t.txt").read_text()  # the other output: whole lines of those frames
     assert mot.endswith("\n") and max(read_mot(tmp_path / "t.txt").frame.tolist()) <= kept + 1
 

@@ -144,7 +144,7 @@ def test_json_lines_hold_one_record_per_frame(tmp_path):
         assert not path.exists()
     first, second = (json.loads(line) for line in path.read_text().splitlines())
     assert first == {
-        "frame": 0,
+        "frame": 1,  # 1-based, as MOTChallenge: Frame.index + 1
         "timestamp": 0.0,
         "detections": [
             {"box": [10.0, 20.0, 40.0, 60.0], "score": 0.9, "class_id": 0, "class": "person",
@@ -153,7 +153,7 @@ def test_json_lines_hold_one_record_per_frame(tmp_path):
              "track_id": None},
         ],
     }  # fmt: skip
-    assert second == {"frame": 1, "timestamp": 0.1, "detections": []}
+    assert second == {"frame": 2, "timestamp": 0.1, "detections": []}
 
 
 def test_untracked_detections_have_null_track_ids_and_unknown_classes_null_names():
@@ -215,7 +215,7 @@ def test_classifier_records_and_csv_name_each_image(tmp_path):
         a.write(FrameResult(frame, scores))
         b.write(FrameResult(frame, scores))
     assert json.loads(jsonl.read_text()) == {
-        "frame": 3,
+        "frame": 4,
         "timestamp": 0.3,
         "name": "boot.png",
         "top_k": [
@@ -225,8 +225,8 @@ def test_classifier_records_and_csv_name_each_image(tmp_path):
     }
     assert csv.read_text().splitlines() == [
         "frame,name,rank,class_id,class,score",
-        '3,boot.png,1,1,"dog, big",0.75',
-        "3,boot.png,2,2,owl,0.125",
+        '4,boot.png,1,1,"dog, big",0.75',
+        "4,boot.png,2,2,owl,0.125",
     ]
 
 

@@ -121,7 +121,7 @@ def test_track_on_the_real_pets_clip_writes_consistent_outputs(pets_dir, tmp_pat
 
     assert video_frames(out / "pets.mp4") == (6, (768, 576))
     records = [json.loads(line) for line in (out / "pets.jsonl").read_text().splitlines()]
-    assert [r["frame"] for r in records] == list(range(600, 606))
+    assert [r["frame"] for r in records] == list(range(601, 607))  # as --start-frame, MOT
     assert records[1]["timestamp"] - records[0]["timestamp"] == pytest.approx(0.1)  # 10 fps AVI
     expected = expected_pets_boxes()
     ids = set()

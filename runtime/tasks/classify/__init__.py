@@ -27,40 +27,30 @@ def scores_record(scores: ClassScores, class_names: tuple[str, ...]) -> dict[str
 
 
 class ScoresAnnotator:
-    """Writes the top-k classes and scores in the frame's top-left corner."""
+    """Writes the top-k classes and scores in the frame's top-left corner. Images under
+    ``min_side`` pixels (a 28x28 Fashion-MNIST item) are enlarged first, pixel for pixel, so
+    the text stays readable."""
 
-    def __init__(self, class_names: tuple[str, ...], font_scale: float = 0.6) -> None:
+    def __init__(self, class_names: tuple[str, ...], min_side: int = 256) -> None:
         self.class_names = class_names
-        self.font_scale = font_scale
+        self.min_side = min_side
 
     def update(self, image_bgr: np.ndarray, result: ClassScores) -> np.ndarray:
-        image = (
-            image_bgr.copy() if image_bgr.ndim == 3 else cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
-        )
-        line = int(24 * self.font_scale / 0.6)
+        image = image_bgr if image_bgr.ndim == 3 else cv2.cvtColor(image_bgr, cv2.COLOR_GRAY2BGR)
+        factor = -(-self.min_side // max(1, min(image.shape[:2])))
+        if factor > 1:
+            image = cv2.resize(image, None, fx=factor, fy=factor, interpolation=cv2.INTER_NEAREST)
+        else:
+            image = image.copy()
+        scale = max(0.4, min(image.shape[:2]) / 500)
+        line = round(28 * scale)
         for rank, item in enumerate(result.top(self.class_names)):
             text = f"{item['class'] or item['class_id']} {item['score']:.2f}"
             origin = (8, 8 + line * (rank + 1))
-            cv2.putText(
-                image,
-                text,
-                origin,
-                cv2.FONT_HERSHEY_SIMPLEX,
-                self.font_scale,
-                (0, 0, 0),
-                3,
-                cv2.LINE_AA,
-            )
-            cv2.putText(
-                image,
-                text,
-                origin,
-                cv2.FONT_HERSHEY_SIMPLEX,
-                self.font_scale,
-                (255, 255, 255),
-                1,
-                cv2.LINE_AA,
-            )
+            for color, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(
+                    image, text, origin, cv2.FONT_HERSHEY_SIMPLEX, scale, color, width, cv2.LINE_AA
+                )
         return image
 
     def reset(self) -> None:
@@ -69,6 +59,7 @@ class ScoresAnnotator:
 
 class ScoresCsvSink(TextSink):
     """``frame,name,rank,class_id,class,score``: one row per image and rank (rank 1 = best);
+    ``frame`` is 1-based (``Frame.index + 1``, as in JSON lines and MOTChallenge);
     ``name`` is the image's file name for folders and single images, empty for videos."""
 
     what = "CSV output"
@@ -84,7 +75,7 @@ class ScoresCsvSink(TextSink):
     def format(self, result: FrameResult) -> str:
         name = _csv_field(result.frame.name)
         return "".join(
-            f"{result.frame.index},{name},{rank},{item['class_id']},"
+            f"{result.frame.index + 1},{name},{rank},{item['class_id']},"
             f"{_csv_field(item['class'] or '')},{item['score']}\n"
             for rank, item in enumerate(result.result.top(self.class_names), start=1)
         )
@@ -109,6 +100,7 @@ TASK = register_task(
         annotator=lambda contract: ScoresAnnotator(contract.class_names),
         sinks={".csv": csv_sink},
         description="the most probable classes of the whole image",
+        bundled_model="fashion_classifier.onnx",
     )
 )
 

@@ -17,17 +17,26 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description="Time MODEL.onnx on every backend, precision, thread count and execution "
         "provider available here, interleaved so machine drift hits every row alike (warm-up "
         "not counted; min/mean/p50/p90/p99/max and throughput). With --pipeline SOURCE, time "
-        "each stage of the track loop instead. Peers (Keras, LiteRT, trackers): "
-        "python -m edgeimg.bench.peers --help.",
+        "each stage of the track loop instead. With --choose, re-measure what `--backend auto` "
+        "picks for MODEL here (every installed backend x thread count) and cache it. Peers "
+        "(Keras, LiteRT, trackers): python -m edgeimg.bench.peers --help.",
     )
     parser.add_argument("model", nargs="?", type=Path, help="FP32 ONNX model exported by edgeimg")
     parser.add_argument("--int8", type=Path, help="the same model quantized to INT8")
     parser.add_argument("--fp16", type=Path, help="the same model in FP16 (GPU providers only)")
     parser.add_argument(
-        "--backends", default="onnxruntime,opencv", help="comma list (default: %(default)s)"
+        "--backends",
+        help="comma list: onnxruntime, opencv, openvino (default: onnxruntime,opencv; with "
+        "--choose every installed backend)",
     )
     parser.add_argument(
-        "--threads", default="1", help="comma list of thread counts (default: %(default)s)"
+        "--threads",
+        help="comma list of thread counts (default: 1; with --choose 1, half and all CPUs)",
+    )
+    parser.add_argument(
+        "--choose",
+        action="store_true",
+        help="re-measure and cache the backend x threads that `--backend auto` uses for MODEL",
     )
     parser.add_argument(
         "--batch", default="1", help="comma list of batch sizes (default: %(default)s)"
@@ -97,6 +106,9 @@ def run(args: argparse.Namespace) -> int:
         return run_pipeline(args)
     if args.model is None:
         raise EdgeimgError("expected MODEL.onnx (or --pipeline SOURCE), got neither")
+    if args.choose:
+        return run_choose(args)
+    backend_list = args.backends or "onnxruntime,opencv"
     from edgeimg.bench.backends import Backend
     from edgeimg.bench.harness import RunPlan
     from edgeimg.bench.machine import machine_lines, machine_report
@@ -106,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("MODEL", args.model), ("--int8", args.int8), ("--fp16", args.fp16)):
         if path is not None and not path.is_file():
             raise EdgeimgError(f"{option}: no such model file: {path}")
-    backends = tuple(Backend.parse(b.strip()) for b in args.backends.split(",") if b.strip())
+    backends = tuple(Backend.parse(b.strip()) for b in backend_list.split(",") if b.strip())
     try:
         plan = RunPlan(
             warmup=args.warmup,
@@ -122,7 +134,7 @@ def run(args: argparse.Namespace) -> int:
         int8=args.int8,
         fp16=args.fp16,
         backends=backends,
-        threads=int_list(args.threads, "--threads"),
+        threads=int_list(args.threads or "1", "--threads"),
         batches=int_list(args.batch, "--batch"),
         providers=providers,
         io_binding=args.io_binding,
@@ -149,6 +161,25 @@ def run(args: argparse.Namespace) -> int:
     return 0 if result.rows else 2
 
 
+def run_choose(args: argparse.Namespace) -> int:
+    """`edgeimg bench MODEL --choose`: measure every candidate again, cache it, print them."""
+    from edgeimg.runtime.backends.choose import choose_backend
+
+    if not args.model.is_file():
+        raise EdgeimgError(f"MODEL: no such model file: {args.model}")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()] if args.backends else None
+    threads = int_list(args.threads, "--threads") if args.threads else None
+    choice = choose_backend(args.model, "auto", backends, threads, remeasure=True)
+    print(f"backend auto: {choice.describe()}")
+    for m in choice.measurements:
+        figure = (
+            f"{m.milliseconds:8.2f} ms  ({m.runs} runs)" if m.milliseconds is not None else m.error
+        )
+        print(f"  {m.candidate.describe():<26} {figure}")
+    print(f"cached in {choice.path}")
+    return 0
+
+
 def vars_of(plan: object) -> dict[str, object]:
     from dataclasses import asdict
 
@@ -164,7 +195,7 @@ def run_pipeline(args: argparse.Namespace) -> int:
         raise EdgeimgError("--pipeline SOURCE: expected a detector MODEL.onnx too, got none")
     if not args.model.is_file():
         raise EdgeimgError(f"MODEL: no such model file: {args.model}")
-    threads = int_list(args.threads, "--threads")[0]
+    threads = int_list(args.threads or "1", "--threads")[0]
     spec = PipelineBenchSpec(
         args.model, args.pipeline, args.frames, args.live_frames, args.live_speed, threads
     )

@@ -71,8 +71,10 @@ def frame_range(text: str) -> tuple[int, int]:
 
 def run(args: argparse.Namespace) -> int:
     from edgeimg.bench.tracking_metrics import evaluate
+    from edgeimg.runtime.atomic import check_distinct
     from edgeimg.runtime.tasks.detect.mot import read_mot
 
+    check_distinct([("--json", args.json)], [("--gt", args.gt), ("--pred", args.pred)])
     if args.json is not None and not args.json.parent.is_dir():
         raise EdgeimgError(f"cannot write {args.json}: folder {args.json.parent} does not exist")
     scores = evaluate(read_mot(args.gt), read_mot(args.pred), args.frames, args.iou)

@@ -7,6 +7,7 @@ Thin: the flags become an :class:`~edgeimg.export.flow.ExportPlan` and one call 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeimg.cli.quantize import add_quantize_options, calibration_source, print_int8, quantize_plan
@@ -120,6 +121,28 @@ def export_plan(args: argparse.Namespace) -> ExportPlan:
     )
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """No output (the model, its fp16/int8 siblings, the report) is an input or another output."""
+    from edgeimg.export.flow import sibling
+    from edgeimg.runtime.atomic import check_distinct
+
+    output = Path(args.output)
+    check_distinct(
+        [
+            ("-o/--output", output),
+            ("the fp16 model", sibling(output, "fp16") if args.fp16 else None),
+            ("the int8 model", sibling(output, "int8") if args.int8 else None),
+            ("--report", args.report),
+        ],
+        [
+            ("MODEL", args.model),
+            ("--calib", args.calib),
+            ("--eval", args.eval),
+            ("--tracker-config", args.tracker_config),
+        ],
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     from edgeimg.export.flow import export_model
     from edgeimg.export.keras_file import read_contract
@@ -129,6 +152,7 @@ def run(args: argparse.Namespace) -> int:
         return compare(args)
     if not args.output:
         raise EdgeimgError("-o/--output MODEL.onnx is required (or --compare-layouts)")
+    check_paths(args)
     plan = export_plan(args)
     contract = read_contract(args.model)
     print(f"exporting {args.model} ({contract.task}, {len(contract.class_names)} classes)...")

@@ -61,12 +61,28 @@ def environment_report() -> list[tuple[str, str]]:
         rows.append(("  cuda devices", str(cuda_device_count(cv2))))
     except ImportError:
         rows.append(("opencv", "not installed"))
+    rows.append(("openvino", openvino_report()))
     for dist in ("tensorflow", "tf2onnx", "onnx"):
         try:
             rows.append((dist, importlib.metadata.version(dist)))
         except importlib.metadata.PackageNotFoundError:
             rows.append((dist, "not installed (pip install 'edgeimg[train]')"))
     return rows
+
+
+def openvino_report() -> str:
+    """OpenVINO's version and devices (``--backend openvino``), or how to install it."""
+    try:
+        version = importlib.metadata.version("openvino")
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed (--backend openvino: pip install 'edgeimg[openvino]')"
+    try:
+        import openvino
+
+        devices = ", ".join(openvino.Core().available_devices)
+    except Exception as exc:  # an install that cannot start: say so, keep the report going
+        return f"{version}, cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+    return f"{version} (devices {devices})"
 
 
 def video_backends(cv2) -> list[str]:

@@ -91,6 +91,8 @@ def split_inputs(inputs: list[str]) -> tuple[str | None, str]:
     """(model path or None, source spec) from the positional arguments."""
     if len(inputs) > 2:
         raise EdgeimgError(f"expected at most MODEL.onnx and SOURCE, got {len(inputs)} arguments")
+    if any(not item.strip() for item in inputs):
+        raise EdgeimgError("source: expected a camera index, path, URL or pipeline, got ''")
     models = [item for item in inputs if item.lower().endswith(".onnx")]
     sources = [item for item in inputs if not item.lower().endswith(".onnx")]
     if len(models) > 1 or len(sources) > 1:
@@ -104,6 +106,7 @@ def split_inputs(inputs: list[str]) -> tuple[str | None, str]:
 def run(args: argparse.Namespace) -> int:
     check_common(args)
     model_path, spec = split_inputs(args.inputs)
+    check_paths(args, model_path, spec)
     decoder_params: dict[str, Any] = {}
     if args.top_k is not None:
         if args.top_k < 1:
@@ -128,6 +131,20 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return run_and_report(args, source, model, sinks, stages, args.timing_json)
+
+
+def check_paths(args: argparse.Namespace, model: str | None, spec: str) -> None:
+    """Before any work: no output is an input or another output, and the timing JSON can be
+    written (it is written after the run)."""
+    from edgeimg.runtime.atomic import check_destination, check_distinct
+
+    outputs = [("--output", path) for path in args.output]
+    check_distinct(
+        [*outputs, ("--timing-json", args.timing_json)],
+        [("SOURCE", spec), ("MODEL", model), ("--contract", args.contract)],
+    )
+    if args.timing_json:
+        check_destination(args.timing_json, "--timing-json")
 
 
 def _sinks(args: argparse.Namespace, contract: Any) -> list[Any]:

@@ -71,7 +71,14 @@ def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> No
         metavar="FILE",
         help="JSON/YAML model contract, for an ONNX model without edgeimg metadata",
     )
-    mdl.add_argument("--backend", choices=backend_names(), default="onnxruntime")
+    mdl.add_argument(
+        "--backend",
+        choices=(*backend_names(), "auto"),
+        default="onnxruntime",
+        help="inference engine (default %(default)s); auto: the fastest installed backend and "
+        "thread count measured here for this model (cached; `edgeimg bench MODEL --choose` "
+        "re-measures)",
+    )
     mdl.add_argument("--device", choices=("cpu", "cuda", "tensorrt", "auto"), default="auto")
     mdl.add_argument("--threads", type=int, metavar="N", help="inference threads")
 
@@ -118,14 +125,38 @@ def load(
                 f"no bundled model in this installation (expected {path}); "
                 "give an exported model path"
             )
+    backend, threads = args.backend, args.threads
+    if backend == "auto":
+        backend, threads = choose_auto(path, args.device, args.threads, args.contract)
     return load_model(
         path,
-        backend=args.backend,
+        backend=backend,
         device=args.device,
-        threads=args.threads,
+        threads=threads,
         contract=args.contract,
         decoder_params=decoder_params,
     )
+
+
+def choose_auto(
+    path: Path, device: str, threads: int | None, contract: str | None
+) -> tuple[str, int]:
+    """``--backend auto``: the fastest (backend, threads) measured or cached for this model,
+    said in one line at start. ``--threads N`` keeps the thread count and picks the backend."""
+    from edgeimg.runtime.backends import read_model_info
+    from edgeimg.runtime.backends.choose import choose_backend
+    from edgeimg.runtime.model import input_shape_for, resolve_contract
+
+    info = read_model_info(path)
+    try:  # the contract's input size fixes dynamic dimensions for the measurement
+        shape = input_shape_for(
+            resolve_contract(path, info.metadata, contract, info.inputs, info.outputs)
+        )
+    except EdgeimgError:
+        shape = None  # load_model reports the contract's problem
+    choice = choose_backend(path, device, threads=[threads] if threads else None, input_shape=shape)
+    log.info("backend auto: %s", choice.describe())
+    return choice.backend, choice.threads
 
 
 def open_spec(args: argparse.Namespace, spec: str | int) -> Any:
@@ -167,6 +198,8 @@ def run_and_report(
         annotator=model.task.annotator(model.contract),
         config=PipelineConfig(max_frames=args.frames),
     )
+    if result.timing.frames == 0:
+        raise EdgeimgError(f"no frame was processed from {source.name}")
     if not getattr(args, "quiet", False):
         out = sys.stderr if _stdout_is_data(sinks) else sys.stdout
         print(result.timing.format(), file=out)
@@ -179,8 +212,6 @@ def run_and_report(
         from edgeimg.runtime.atomic import write_text
 
         write_text(timing_json, json.dumps(result.timing.to_dict(), indent=2) + "\n", "timing JSON")
-    if result.timing.frames == 0:
-        raise EdgeimgError(f"no frame was processed from {source.name}")
     if result.interrupted:
         return exit_code(result.signum or signal.SIGINT)
     return 0

@@ -92,11 +92,20 @@ def run(args: argparse.Namespace) -> int:
     check_common(args)
     if args.conf is not None and not 0.0 <= args.conf <= 1.0:
         raise EdgeimgError(f"--conf: expected a score in [0, 1], got {args.conf}")
-    spec = args.camera if args.camera is not None else (args.source or DEFAULT_SOURCE)
+    if args.camera is not None:
+        spec: str | int = args.camera
+    else:  # an empty --source "" is refused by open_source, not taken for the demo
+        spec = DEFAULT_SOURCE if args.source is None else args.source
     default_output = not any((args.output, args.jsonl, args.mot, args.show))
     if default_output:
         args.output = DEFAULT_OUTPUT
 
+    check_paths(args, spec)
+    if isinstance(spec, str) and not spec.strip():
+        raise EdgeimgError(
+            "--source: empty; expected a video file, image folder, URL, csi://N, a GStreamer "
+            "pipeline or synthetic: (leave --source out for the demo scene)"
+        )
     if not args.verbose:
         quiet_opencv()
     sinks = _sinks(args)  # checks the destinations before any work
@@ -170,6 +179,29 @@ def _tracker(contract: Any, overrides: dict[str, Any], fps: float) -> Any:
     if "frame_rate" not in {**contract.task_params.get("tracker", {}), **overrides}:
         tracker = ByteTracker(replace(tracker.config, frame_rate=fps))
     return tracker
+
+
+def check_paths(args: argparse.Namespace, spec: str | int) -> None:
+    """Before any work: no output is an input or another output, and the timing JSON can be
+    written (it is written after the run)."""
+    from edgeimg.runtime.atomic import check_destination, check_distinct
+
+    check_distinct(
+        [
+            ("--output", args.output),
+            ("--jsonl", args.jsonl),
+            ("--mot", args.mot),
+            ("--timing-json", args.timing_json),
+        ],
+        [
+            ("--source", spec),
+            ("--model", args.model),
+            ("--contract", args.contract),
+            ("--tracker-config", args.tracker_config),
+        ],
+    )
+    if args.timing_json:
+        check_destination(args.timing_json, "--timing-json")
 
 
 def _sinks(args: argparse.Namespace) -> list[Any]:

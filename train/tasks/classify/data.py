@@ -7,7 +7,9 @@ from what the folder holds and says what it expected when nothing matches.
 
 from __future__ import annotations
 
+import codecs
 import gzip
+import io
 import logging
 import pickle
 import struct
@@ -116,8 +118,9 @@ def load_classification(
 def read_cifar(root: Path) -> ClassificationData:
     """``cifar-10-batches-py``: pickled batches of 10,000 32x32 RGB images each.
 
-    Only the batch files of this folder are unpickled (the format is pickle; name a folder
-    you trust).
+    The batches are read with :class:`RestrictedUnpickler`, which builds only plain data
+    (dicts, lists, bytes, numbers, numpy arrays): a file that asks pickle to call anything else
+    (``os.system`` ...) is refused before it can run.
     """
     xs, ys = [], []
     for name in CIFAR_BATCHES:
@@ -143,12 +146,89 @@ def read_cifar(root: Path) -> ClassificationData:
     )
 
 
+class RefusedPickle(pickle.UnpicklingError):
+    """The pickle names something other than plain data (see :class:`RestrictedUnpickler`)."""
+
+
+def _numpy_function(name: str) -> object:
+    """numpy's pickle helpers, from ``numpy._core`` (numpy 2) or ``numpy.core`` (numpy 1)."""
+    import importlib
+
+    module, _, attr = name.rpartition(".")
+    for package in ("numpy._core", "numpy.core"):
+        try:
+            return getattr(importlib.import_module(f"{package}.{module}"), attr)
+        except (ImportError, AttributeError):
+            continue
+    raise pickle.UnpicklingError(f"numpy has no {name}")
+
+
+def _latin1_encode(text: str, encoding: str = "utf-8") -> bytes:
+    """``_codecs.encode`` as protocol-2 pickles of bytes use it: text codecs only."""
+    if codecs.lookup(encoding).name not in ("latin-1", "iso8859-1", "utf-8", "ascii"):
+        raise RefusedPickle(f"codec {encoding!r} is not allowed")
+    return codecs.encode(text, encoding)
+
+
+def _safe_dtype(*args: object) -> np.dtype:
+    dtype = np.dtype(*args)  # type: ignore[call-overload]
+    if dtype.hasobject:
+        raise RefusedPickle("arrays of Python objects are not allowed")
+    return dtype
+
+
+class RestrictedUnpickler(pickle.Unpickler):
+    """An unpickler that builds only data: dicts, lists, tuples, bytes/str, ints/floats, and
+    numpy arrays and scalars of plain dtypes (numpy's reconstruct functions and ``dtype``).
+
+    Any other global a pickle names (``os.system``, ``builtins.eval``, a class ...) raises
+    :class:`RefusedPickle` (a ``pickle.UnpicklingError``) before it is called, so a crafted file cannot run code.
+    """
+
+    ALLOWED: dict[tuple[str, str], str] = {
+        **{
+            (f"{package}.multiarray", name): f"multiarray.{name}"
+            for package in ("numpy.core", "numpy._core")
+            for name in ("_reconstruct", "scalar")
+        },
+        ("numpy.core.numeric", "_frombuffer"): "numeric._frombuffer",
+        ("numpy._core.numeric", "_frombuffer"): "numeric._frombuffer",
+    }
+
+    def find_class(self, module: str, name: str) -> object:
+        if (module, name) == ("numpy", "ndarray"):
+            return np.ndarray
+        if (module, name) == ("numpy", "dtype"):
+            return _safe_dtype
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
+        if (module, name) in self.ALLOWED:
+            return _numpy_function(self.ALLOWED[module, name])
+        raise RefusedPickle(f"it names {module}.{name}, which is not plain data")
+
+
+def restricted_load(data: bytes) -> object:
+    """Unpickle ``data`` with :class:`RestrictedUnpickler` (bytes stay bytes, as in CIFAR-10's
+    Python 2 pickles)."""
+    return RestrictedUnpickler(io.BytesIO(data), encoding="bytes").load()
+
+
 def _unpickle(path: Path) -> dict:
     try:
-        with open(path, "rb") as f:
-            values = pickle.load(f, encoding="bytes")
-    except (OSError, pickle.UnpicklingError, EOFError) as exc:
-        raise EdgeimgError(f"{path}: not a CIFAR-10 python batch: {exc}") from None
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise EdgeimgError(f"{path}: cannot read CIFAR-10 batch: {exc.strerror}") from None
+    try:
+        values = restricted_load(raw)
+    except RefusedPickle as exc:
+        raise EdgeimgError(
+            f"{path}: refused as a CIFAR-10 python batch: {exc} (only dicts, lists, bytes, "
+            "numbers and numpy arrays are read)"
+        ) from None
+    except Exception as exc:  # a malformed pickle fails in many ways (EOF, bad opcode, ...)
+        raise EdgeimgError(
+            f"{path}: not a CIFAR-10 python batch: {type(exc).__name__}: {exc}"
+        ) from None
     if not isinstance(values, dict):
         raise EdgeimgError(f"{path}: expected a pickled dict, got {type(values).__name__}")
     return values

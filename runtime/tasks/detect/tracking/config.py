@@ -178,12 +178,18 @@ def settings_from_yaml(path: str | os.PathLike[str]) -> dict[str, object]:
     """The settings a YAML file names, checked against :class:`ByteTrackConfig` (errors name
     the file). Only the keys in the file are returned, so they can be layered over others."""
     path = Path(path)
+    from edgeimg.runtime.contract import yaml_problem
+
     try:
         values = yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise EdgeimgError(f"cannot read tracker config {path}: {exc.strerror}") from exc
+        raise EdgeimgError(f"cannot read tracker config {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise EdgeimgError(f"tracker config {path} is not text (expected YAML)") from None
     except yaml.YAMLError as exc:
-        raise EdgeimgError(f"tracker config {path} is not valid YAML: {exc}") from exc
+        raise EdgeimgError(
+            f"tracker config {path} is not valid YAML: {yaml_problem(exc)}"
+        ) from None
     if values is None:
         values = {}
     if not isinstance(values, dict):

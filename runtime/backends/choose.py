@@ -1,0 +1,417 @@
+"""``--backend auto``: the fastest installed backend x thread count, measured here for this model.
+
+Every candidate (backend, threads) is loaded and timed on the same random input, interleaved in
+a few rounds so a noisy neighbour hits them all alike (about a quarter second each by default);
+the lowest median wins. The measurement is cached as JSON under ``<user cache>/choice``, keyed
+by the model's SHA-256, this machine (CPU model and a hash of its flags), the library versions,
+the device and the candidate list: a cache entry that differs in any of them is ignored and the
+model is measured again. ``edgeimg bench MODEL --choose`` re-measures on demand.
+
+Precision is not chosen here: an INT8 file is a different model, and only ``edgeimg quantize``
+(which checks accuracy) decides whether it may replace the FP32 one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import logging
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edgeimg.runtime.backends import (
+    BACKENDS,
+    create_backend,
+    installed_backend_names,
+    read_model_info,
+)
+from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, check_model_file
+from edgeimg.runtime.backends.ort import CUDA, available_providers, user_cache_dir
+from edgeimg.runtime.errors import EdgeimgError
+
+log = logging.getLogger(__name__)
+
+CACHE_VERSION = 1
+# Packages whose version changes what a backend runs (not imported to read them).
+LIBRARIES = (
+    "edgeimg",
+    "numpy",
+    "onnxruntime",
+    "onnxruntime-gpu",
+    "opencv-python-headless",
+    "opencv-python",
+    "openvino",
+)
+
+
+def _set_opencv_threads(threads: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(threads)
+
+
+# Backends whose thread count is process-wide rather than per model (cv2.setNumThreads): set
+# again before each block of timed runs, so every candidate runs with its own count.
+PROCESS_WIDE_THREADS: dict[str, Callable[[int], None]] = {"opencv": _set_opencv_threads}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration to measure: a registered backend and its inference threads."""
+
+    backend: str
+    threads: int
+
+    def describe(self) -> str:
+        return f"{self.backend}, {self.threads} thread{'s' if self.threads > 1 else ''}"
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A candidate's median milliseconds per run, or why it could not run (milliseconds None)."""
+
+    candidate: Candidate
+    milliseconds: float | None
+    runs: int = 0
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class ChoiceKey:
+    """What a measurement holds for: the same model, machine, libraries, device and candidates."""
+
+    model_sha256: str
+    cpu: str
+    cpu_flags_sha256: str
+    versions: dict[str, str]
+    device: str
+    candidates: tuple[Candidate, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["candidates"] = [asdict(c) for c in self.candidates]
+        return out
+
+    @property
+    def digest(self) -> str:
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The measurements of every candidate (fastest first) and where they came from."""
+
+    key: ChoiceKey
+    measurements: tuple[Measurement, ...]
+    measured_at: str
+    cached: bool = False
+    path: Path | None = field(default=None, compare=False)
+
+    @property
+    def best(self) -> Measurement:
+        return self.measurements[0]
+
+    @property
+    def backend(self) -> str:
+        return self.best.candidate.backend
+
+    @property
+    def threads(self) -> int:
+        return self.best.candidate.threads
+
+    def describe(self) -> str:
+        """``onnxruntime, 2 threads: 2.9 ms, chosen over openvino 3.1 ms, opencv 4.0 ms``: the
+        other backends at their best thread count; then where the figures come from."""
+        best = self.best
+        others: dict[str, Measurement] = {}
+        for m in self.measurements[1:]:
+            name = m.candidate.backend
+            if name != best.candidate.backend and name not in others:
+                others[name] = m
+        parts = [
+            f"{name} {m.milliseconds:.1f} ms" if m.milliseconds is not None else f"{name} failed"
+            for name, m in others.items()
+        ]
+        over = f", chosen over {', '.join(parts)}" if parts else ""
+        when = f"cached {self.measured_at[:16]}" if self.cached else "measured now"
+        return f"{best.candidate.describe()}: {best.milliseconds:.1f} ms{over} ({when})"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": CACHE_VERSION,
+            "key": self.key.to_dict(),
+            "measured_at": self.measured_at,
+            "measurements": [
+                {
+                    **asdict(m.candidate),
+                    "milliseconds": m.milliseconds,
+                    "runs": m.runs,
+                    "error": m.error,
+                }
+                for m in self.measurements
+            ],
+        }
+
+
+def model_sha256(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def cpu_signature(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
+    """(CPU model, SHA-256 of its sorted flags): two machines with the same pair run the same
+    kernels. Falls back to ``platform`` where there is no /proc/cpuinfo."""
+    model, flags = platform.processor() or platform.machine(), set()
+    try:
+        text = cpuinfo.read_text()
+    except OSError:
+        text = ""
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        key = key.strip().lower()
+        if key in ("model name", "hardware") and value.strip():
+            model = value.strip()
+        elif key in ("flags", "features"):
+            flags.update(value.split())
+    flag_text = " ".join(sorted(flags)) or platform.machine()
+    return model, hashlib.sha256(flag_text.encode()).hexdigest()
+
+
+def library_versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def default_threads(cpus: int | None = None) -> tuple[int, ...]:
+    """1, half and all of the usable CPUs (at most three counts)."""
+    n = max(1, cpus or usable_cpus())
+    return tuple(sorted({1, max(1, n // 2), n}))
+
+
+def candidates(
+    backends: Sequence[str] | None = None, threads: Sequence[int] | None = None
+) -> tuple[Candidate, ...]:
+    """backends (default: every installed one) x threads (default :func:`default_threads`)."""
+    names = tuple(backends) if backends else installed_backend_names()
+    for name in names:
+        BACKENDS.get(name)  # an unknown name: one line listing the registered ones
+    counts = tuple(threads) if threads else default_threads()
+    if any(t < 1 for t in counts):
+        raise EdgeimgError(f"threads: expected counts >= 1, got {', '.join(map(str, counts))}")
+    return tuple(Candidate(name, t) for name in names for t in counts)
+
+
+def effective_device(device: Device | str) -> Device:
+    """``auto`` as the backends read it here: CUDA when onnxruntime has it, else the CPU (so a
+    measurement made with ``auto`` serves ``cpu`` on a machine without CUDA, and back)."""
+    device = Device.parse(device)
+    if device is Device.AUTO:
+        return Device.CUDA if CUDA in available_providers() else Device.CPU
+    return device
+
+
+def choice_key(path: str | Path, device: Device | str, options: Sequence[Candidate]) -> ChoiceKey:
+    cpu, flags = cpu_signature()
+    return ChoiceKey(
+        model_sha256=model_sha256(path),
+        cpu=cpu,
+        cpu_flags_sha256=flags,
+        versions=library_versions(),
+        device=effective_device(device).value,
+        candidates=tuple(options),
+    )
+
+
+def random_feeds(
+    info: ModelInfo, input_shape: Sequence[int | None] | None = None, seed: int = 0
+) -> dict[str, np.ndarray]:
+    """A random tensor per input (pixels 0..255, dynamic dims 1; ``input_shape`` for the
+    first input, its None dims falling back to the declared ones)."""
+    rng = np.random.default_rng(seed)
+    feeds = {}
+    for index, spec in enumerate(info.inputs):
+        shape = list(spec.shape)
+        if index == 0 and input_shape is not None and len(input_shape) == len(shape):
+            shape = [
+                want if want is not None else got
+                for want, got in zip(input_shape, shape, strict=True)
+            ]
+        dims = tuple(d or 1 for d in shape)
+        feeds[spec.name] = rng.integers(0, 256, size=dims).astype(spec.dtype)
+    return feeds
+
+
+def measure(
+    path: str | Path,
+    options: Sequence[Candidate],
+    device: Device | str = Device.CPU,
+    feeds: Mapping[str, np.ndarray] | None = None,
+    budget_s: float = 0.25,
+    rounds: int = 5,
+    warmup: int = 2,
+) -> list[Measurement]:
+    """Median ms per run of every candidate, interleaved; fastest first, failures last.
+
+    Each candidate gets about ``budget_s`` of timed runs split over ``rounds`` (at least one
+    run per round) after ``warmup`` untimed runs. OpenCV's process-wide thread count is
+    restored afterwards.
+    """
+    if budget_s <= 0 or rounds < 1:
+        raise EdgeimgError(
+            f"measure: expected budget_s > 0 and rounds >= 1, got {budget_s}, {rounds}"
+        )
+    loaded: list[tuple[Candidate, Backend]] = []
+    failed: list[Measurement] = []
+    feeds = dict(feeds) if feeds is not None else random_feeds(read_model_info(path))
+    saved = _opencv_threads()
+    try:
+        for option in options:
+            try:
+                backend = create_backend(path, option.backend, device, option.threads)
+                _activate(option)
+                for _ in range(warmup):
+                    backend.run(feeds)
+            except EdgeimgError as exc:
+                log.debug("--backend auto: %s cannot run: %s", option.describe(), exc)
+                failed.append(Measurement(option, None, 0, str(exc)))
+                continue
+            loaded.append((option, backend))
+        samples: list[list[float]] = [[] for _ in loaded]
+        share = budget_s / rounds
+        for round_index in range(rounds):
+            for offset in range(len(loaded)):
+                i = (round_index + offset) % len(loaded)
+                option, backend = loaded[i]
+                _activate(option)
+                deadline = time.perf_counter() + share
+                while True:
+                    start = time.perf_counter()
+                    backend.run(feeds)
+                    end = time.perf_counter()
+                    samples[i].append((end - start) * 1000)
+                    if end >= deadline:
+                        break
+    finally:
+        if saved is not None:
+            _set_opencv_threads(saved)
+    timed = [
+        Measurement(option, statistics.median(times), len(times))
+        for (option, _), times in zip(loaded, samples, strict=True)
+    ]
+    timed.sort(key=lambda m: m.milliseconds or 0.0)
+    return timed + failed
+
+
+def _activate(option: Candidate) -> None:
+    setter = PROCESS_WIDE_THREADS.get(option.backend)
+    if setter is not None:
+        setter(option.threads)
+
+
+def _opencv_threads() -> int | None:
+    try:
+        import cv2
+
+        return int(cv2.getNumThreads())
+    except (ImportError, AttributeError):
+        return None
+
+
+def cache_path(key: ChoiceKey, folder: Path | None = None) -> Path:
+    folder = folder if folder is not None else user_cache_dir() / "choice"
+    return folder / f"{key.model_sha256[:16]}-{key.digest[:16]}.json"
+
+
+def load_cached(key: ChoiceKey, path: Path) -> Choice | None:
+    """The choice stored at ``path`` when it was measured for exactly ``key``, else None."""
+    try:
+        data = json.loads(path.read_text())
+        if data.get("version") != CACHE_VERSION or data.get("key") != key.to_dict():
+            log.info("--backend auto: %s was measured for another model, machine or versions", path)
+            return None
+        measurements = tuple(
+            Measurement(
+                Candidate(str(m["backend"]), int(m["threads"])),
+                None if m["milliseconds"] is None else float(m["milliseconds"]),
+                int(m["runs"]),
+                str(m["error"]),
+            )
+            for m in data["measurements"]
+        )
+        if not measurements or measurements[0].milliseconds is None:
+            return None
+        return Choice(key, measurements, str(data["measured_at"]), cached=True, path=path)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        log.info("--backend auto: ignoring unreadable cache %s: %s", path, exc)
+        return None
+
+
+def save(choice: Choice, path: Path) -> None:
+    """Write ``choice`` atomically; a cache that cannot be written is only logged."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(choice.to_dict(), indent=2) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        log.info("--backend auto: cannot cache the measurement in %s: %s", path, exc)
+
+
+def choose_backend(
+    path: str | Path,
+    device: Device | str = Device.CPU,
+    backends: Sequence[str] | None = None,
+    threads: Sequence[int] | None = None,
+    input_shape: Sequence[int | None] | None = None,
+    remeasure: bool = False,
+    budget_s: float = 0.25,
+    cache_dir: Path | None = None,
+) -> Choice:
+    """The fastest candidate for the model at ``path`` on this machine: from the cache when it
+    was measured for the same model, machine, versions, device and candidates (unless
+    ``remeasure``), else measured now and cached. EdgeimgError when no candidate runs."""
+    path = check_model_file(path)
+    options = candidates(backends, threads)
+    key = choice_key(path, device, options)
+    where = cache_path(key, cache_dir)
+    if not remeasure:
+        cached = load_cached(key, where)
+        if cached is not None:
+            return cached
+    feeds = random_feeds(read_model_info(path), input_shape)
+    measurements = measure(path, options, device, feeds, budget_s)
+    if not measurements or measurements[0].milliseconds is None:
+        reasons = "; ".join(f"{m.candidate.describe()}: {m.error}" for m in measurements)
+        raise EdgeimgError(f"--backend auto: no backend runs {path}: {reasons}")
+    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    choice = Choice(key, tuple(measurements), now, cached=False, path=where)
+    save(choice, where)
+    return choice

@@ -1,0 +1,218 @@
+"""``--backend auto``: every candidate measured for real, the fastest chosen, the measurement
+cached per (model, machine, versions, device, candidates) and ignored when any of them differs.
+
+Timings vary from run to run: these tests assert the structure of a choice (every candidate
+measured, sorted, the best one first, said in one line), never which backend wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from edgeimg.runtime.backends import (
+    BACKENDS,
+    ModelInfo,
+    TensorSpec,
+    create_backend,
+    register_backend,
+)
+from edgeimg.runtime.backends import choose as choose_module
+from edgeimg.runtime.backends.choose import (
+    Candidate,
+    candidates,
+    choose_backend,
+    default_threads,
+    effective_device,
+    measure,
+    random_feeds,
+)
+from edgeimg.runtime.errors import EdgeimgError
+
+BUDGET_S = 0.02  # short: the tests check what is measured and kept, not how fast it is
+TWO = ("onnxruntime", "opencv")
+LINE = re.compile(
+    r"^(onnxruntime|opencv), 1 thread: \d+\.\d ms, chosen over (onnxruntime|opencv) \d+\.\d ms "
+    r"\((measured now|cached \d{4}-\d\d-\d\dT\d\d:\d\d)\)$"
+)
+
+
+def choose(path: Path, cache: Path, **options):
+    backends = options.pop("backends", TWO)
+    threads = options.pop("threads", [1])
+    return choose_backend(
+        path, "cpu", backends, threads, budget_s=BUDGET_S, cache_dir=cache, **options
+    )
+
+
+def test_every_candidate_is_measured_and_the_fastest_is_chosen(detector_path, tmp_path):
+    choice = choose(detector_path, tmp_path)
+    assert {m.candidate for m in choice.measurements} == {
+        Candidate("onnxruntime", 1),
+        Candidate("opencv", 1),
+    }
+    times = [m.milliseconds for m in choice.measurements]
+    assert all(t is not None and t > 0 for t in times)
+    assert times == sorted(times)
+    assert all(m.runs >= 5 for m in choice.measurements)  # at least one run per round
+    assert (choice.backend, choice.threads) == (
+        choice.measurements[0].candidate.backend,
+        choice.measurements[0].candidate.threads,
+    )
+    assert not choice.cached
+    assert LINE.match(choice.describe()), choice.describe()
+    # the chosen configuration is an ordinary backend
+    backend = create_backend(detector_path, choice.backend, "cpu", choice.threads)
+    assert backend.outputs[0].name == "heatmap"
+
+
+def test_the_measurement_is_cached_and_re_measured_on_request(detector_path, tmp_path):
+    first = choose(detector_path, tmp_path)
+    files = list(tmp_path.glob("*.json"))
+    assert files == [first.path]
+    stored = json.loads(first.path.read_text())
+    sha = hashlib.sha256(detector_path.read_bytes()).hexdigest()
+    assert stored["key"]["model_sha256"] == sha
+    assert stored["key"]["device"] == "cpu"
+    assert {"cpu", "cpu_flags_sha256", "versions", "candidates"} <= set(stored["key"])
+    assert stored["key"]["versions"]["onnxruntime"]
+
+    again = choose(detector_path, tmp_path)
+    assert again.cached and again.measurements == first.measurements
+    assert "(cached " in again.describe()
+
+    fresh = choose(detector_path, tmp_path, remeasure=True)
+    assert not fresh.cached and fresh.path == first.path
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model_sha256", "0" * 64),
+        ("cpu", "Another CPU @ 1.0GHz"),
+        ("cpu_flags_sha256", "f" * 64),
+        ("versions", {"onnxruntime": "0.1.0"}),
+        ("device", "cuda"),
+    ],
+)
+def test_an_entry_for_another_model_machine_or_versions_is_ignored(
+    detector_path, tmp_path, field, value
+):
+    first = choose(detector_path, tmp_path)
+    stored = json.loads(first.path.read_text())
+    stored["key"][field] = value
+    stored["measurements"][0]["milliseconds"] = 0.001  # a figure that must not be believed
+    first.path.write_text(json.dumps(stored))
+    again = choose(detector_path, tmp_path)
+    assert not again.cached
+    assert again.measurements[0].milliseconds != 0.001
+    assert json.loads(first.path.read_text())["key"] == first.key.to_dict()  # rewritten
+
+
+def test_another_model_candidates_or_machine_get_their_own_entry(
+    detector_path, make_detector, tmp_path, monkeypatch
+):
+    first = choose(detector_path, tmp_path)
+    other_model = choose(make_detector("other.onnx", seed=7), tmp_path)
+    other_threads = choose(detector_path, tmp_path, threads=[1, 2])
+    monkeypatch.setattr(choose_module, "cpu_signature", lambda: ("Other CPU", "0" * 64))
+    other_machine = choose(detector_path, tmp_path)
+    paths = {c.path for c in (first, other_model, other_threads, other_machine)}
+    assert len(paths) == 4
+    assert not any(c.cached for c in (other_model, other_threads, other_machine))
+    assert len(other_threads.measurements) == 4
+
+
+def test_an_unreadable_cache_entry_is_ignored(detector_path, tmp_path):
+    first = choose(detector_path, tmp_path)
+    first.path.write_text("{ not json")
+    again = choose(detector_path, tmp_path)
+    assert not again.cached
+    assert json.loads(first.path.read_text())["version"] == 1
+
+
+def test_a_backend_that_fails_is_listed_with_its_reason_and_never_chosen(detector_path, tmp_path):
+    def broken(path, device, threads, tensorrt):
+        raise EdgeimgError("broken cannot load it")
+
+    register_backend("broken", broken)
+    try:
+        choice = choose(detector_path, tmp_path, backends=("broken", "onnxruntime"))
+        assert choice.backend == "onnxruntime"
+        assert choice.measurements[-1].candidate.backend == "broken"
+        assert choice.measurements[-1].milliseconds is None
+        assert choice.measurements[-1].error == "broken cannot load it"
+        assert choice.describe().startswith("onnxruntime, 1 thread: ")
+        assert "broken failed" in choice.describe()
+        with pytest.raises(EdgeimgError, match=r"--backend auto: no backend runs .*broken"):
+            choose(detector_path, tmp_path, backends=("broken",))
+    finally:
+        BACKENDS.unregister("broken")
+
+
+def test_opencv_thread_count_is_restored_after_measuring(detector_path):
+    before = cv2.getNumThreads()
+    measure(detector_path, [Candidate("opencv", 1), Candidate("opencv", 2)], "cpu", budget_s=0.01)
+    assert cv2.getNumThreads() == before
+
+
+def test_default_candidates_are_installed_backends_times_one_half_and_all_cpus():
+    assert default_threads(1) == (1,)
+    assert default_threads(2) == (1, 2)
+    assert default_threads(8) == (1, 4, 8)
+    assert default_threads(16) == (1, 8, 16)
+    assert candidates(["onnxruntime", "opencv"], [1, 4]) == (
+        Candidate("onnxruntime", 1),
+        Candidate("onnxruntime", 4),
+        Candidate("opencv", 1),
+        Candidate("opencv", 4),
+    )
+    assert {c.backend for c in candidates()} >= {"onnxruntime", "opencv"}
+    with pytest.raises(EdgeimgError, match=r"^backend: expected one of onnxruntime, .*got 'tvm'$"):
+        candidates(["tvm"], [1])
+    with pytest.raises(EdgeimgError, match="threads: expected counts >= 1, got 0"):
+        candidates(["onnxruntime"], [0])
+    assert effective_device("cpu").value == "cpu"
+    assert effective_device("auto").value in ("cpu", "cuda")
+
+
+def test_random_feeds_follow_the_declared_inputs():
+    info = ModelInfo(
+        (TensorSpec("image", (None, 3, None, 64), "float32"), TensorSpec("k", (1,), "int64")),
+        (),
+        {},
+    )
+    feeds = random_feeds(info, (1, 3, 32, None))
+    assert feeds["image"].shape == (1, 3, 32, 64) and feeds["image"].dtype == np.float32
+    assert feeds["image"].min() >= 0 and feeds["image"].max() <= 255
+    assert feeds["k"].shape == (1,) and feeds["k"].dtype == np.int64
+
+
+def test_cli_auto_says_its_choice_in_one_line_and_bench_choose_re_measures(
+    detector_path, tmp_path, monkeypatch, capsys, caplog
+):
+    from edgeimg.cli.main import main
+
+    monkeypatch.setenv("EDGEIMG_CACHE", str(tmp_path / "cache"))
+    monkeypatch.chdir(tmp_path)
+    args = ["bench", str(detector_path), "--choose", "--backends", "onnxruntime", "--threads", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert re.search(
+        r"^backend auto: onnxruntime, 1 thread: \d+\.\d ms \(measured now\)$", out, re.M
+    )
+    assert "cached in " in out
+    assert list((tmp_path / "cache" / "choice").glob("*.json"))
+
+    track = ["track", "--model", str(detector_path), "--frames", "2", "--no-track"]
+    with caplog.at_level(logging.INFO, logger="edgeimg.cli.running"):
+        assert main([*track, "--backend", "auto", "--threads", "1"]) == 0
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("backend auto:")]
+    assert len(lines) == 1 and " 1 thread: " in lines[0]
