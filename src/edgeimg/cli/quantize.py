@@ -233,6 +233,7 @@ def held_out_source(spec: str, frames: str | None, count: int) -> HeldOutSource:
 
     def read() -> HeldOut:
         from edgeimg.export.evaluation import HeldOut
+
         if is_classification_dataset(spec):
             data = classification_data(spec)
             if not len(data.x_test):
