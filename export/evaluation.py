@@ -23,7 +23,7 @@ Infer = Callable[[np.ndarray], list[np.ndarray]]
 # (predictions per image, targets per image, number of classes) -> the metric in 0..1
 Score = Callable[[Sequence[Any], Sequence[Any], int], float]
 
-TARGET_KINDS = ("labels", "boxes", "masks")
+TARGET_KINDS = ("labels", "boxes", "masks", "images")
 
 
 class Evaluator(Protocol):

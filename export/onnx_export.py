@@ -122,7 +122,7 @@ def keras_to_onnx(
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-    height, width = contract.input_size
+    height, width = contract.input_size or (None, None)  # resize none: any size
     spec = (tf.TensorSpec((None, height, width, contract.channels), tf.float32, name="image"),)
 
     @tf.function(input_signature=spec)

@@ -155,6 +155,9 @@ def run(args: argparse.Namespace) -> int:
     check_paths(args)
     plan = export_plan(args)
     contract = read_contract(args.model)
+    from edgeimg.train.tasks import import_keras_objects
+
+    import_keras_objects()  # the tasks' custom layers (upscale's PixelShuffle) before loading
     print(f"exporting {args.model} ({contract.task}, {len(contract.class_names)} classes)...")
     try:
         result = export_model(args.model, args.output, plan)
