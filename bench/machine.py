@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import os
 import platform
 from pathlib import Path
@@ -53,13 +52,9 @@ def cpu_info(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, list[str]]:
 
 def versions() -> dict[str, str]:
     """Installed versions of the packages a bench compares, without importing them."""
-    out = {"python": platform.python_version()}
-    for name in PACKAGES:
-        try:
-            out[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            continue
-    return out
+    from edgeimg.runtime.backends.choose import library_versions
+
+    return library_versions(PACKAGES)
 
 
 def machine_report() -> dict[str, object]:

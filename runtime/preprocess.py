@@ -30,6 +30,7 @@ class Transform:
     pad_x: float
     pad_y: float
     source_hw: tuple[int, int]
+    input_hw: tuple[int, int] | None = None  # the model input's (height, width) when known
 
     @classmethod
     def identity(cls, source_hw: tuple[int, int]) -> Transform:
@@ -54,9 +55,12 @@ class Transform:
         label masks (no blending of class ids). Returns a new (H*k, W*k[, C]) array.
         """
         height, width = self.source_hw
-        input_h = height * self.scale_y + 2 * self.pad_y
-        input_w = width * self.scale_x + 2 * self.pad_x
-        factor_y, factor_x = image.shape[0] / round(input_h), image.shape[1] / round(input_w)
+        # The letterbox puts an odd padding pixel right/bottom: only input_hw knows it.
+        input_h, input_w = self.input_hw or (
+            round(height * self.scale_y + 2 * self.pad_y),
+            round(width * self.scale_x + 2 * self.pad_x),
+        )
+        factor_y, factor_x = image.shape[0] / input_h, image.shape[1] / input_w
         top, left = round(self.pad_y * factor_y), round(self.pad_x * factor_x)
         bottom = top + round(height * self.scale_y * factor_y)
         right = left + round(width * self.scale_x * factor_x)
@@ -126,7 +130,9 @@ def letterbox(
         )
         if image_bgr.ndim == 3 and resized.ndim == 2:  # OpenCV drops a single channel axis
             resized = resized[:, :, None]
-    transform = Transform(new_w / src_w, new_h / src_h, float(pad_x), float(pad_y), (src_h, src_w))
+    transform = Transform(
+        new_w / src_w, new_h / src_h, float(pad_x), float(pad_y), (src_h, src_w), (dst_h, dst_w)
+    )
     return resized, transform
 
 
@@ -144,7 +150,9 @@ def stretch(image_bgr: np.ndarray, size_hw: tuple[int, int]) -> tuple[np.ndarray
     resized = cv2.resize(image_bgr, (dst_w, dst_h), interpolation=INTERPOLATION)
     if image_bgr.ndim == 3 and resized.ndim == 2:
         resized = resized[:, :, None]
-    return resized, Transform(dst_w / src_w, dst_h / src_h, 0.0, 0.0, (src_h, src_w))
+    return resized, Transform(
+        dst_w / src_w, dst_h / src_h, 0.0, 0.0, (src_h, src_w), (dst_h, dst_w)
+    )
 
 
 def to_color_order(image_bgr: np.ndarray, color_order: ColorOrder) -> np.ndarray:

@@ -52,6 +52,7 @@ def test_info_reports_the_inference_stack(capsys):
             line.startswith(name) or line.strip().startswith(name) for line in out.splitlines()
         ), name
     assert "CPUExecutionProvider" in out
+    assert "detect (person_detector.onnx)" in out and "classify (fashion_classifier.onnx)" in out
     assert "FFMPEG" in out and "GStreamer" in out and "V4L2" in out
 
 

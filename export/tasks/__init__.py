@@ -28,6 +28,7 @@ EXPORT_TASKS: Registry[ExportTask] = Registry(
     builtin=(
         "edgeimg.export.tasks.detect",
         "edgeimg.export.tasks.classify",
+        "edgeimg.export.tasks.segment",
         "edgeimg.export.tasks.upscale",
     ),
     error=_no_export,

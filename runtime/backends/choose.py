@@ -21,7 +21,7 @@ import os
 import platform
 import statistics
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -191,9 +191,11 @@ def cpu_signature(cpuinfo: Path = Path("/proc/cpuinfo")) -> tuple[str, str]:
     return model, hashlib.sha256(flag_text.encode()).hexdigest()
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(names: Iterable[str] = LIBRARIES) -> dict[str, str]:
+    """Python's and the installed versions of ``names`` (read from package metadata, nothing
+    is imported; missing packages are left out)."""
     out = {"python": platform.python_version()}
-    for name in LIBRARIES:
+    for name in names:
         try:
             out[name] = importlib.metadata.version(name)
         except importlib.metadata.PackageNotFoundError:

@@ -22,6 +22,7 @@ TASKS: Registry[TaskSpec] = Registry(
     builtin=(
         "edgeimg.runtime.tasks.detect",
         "edgeimg.runtime.tasks.classify",
+        "edgeimg.runtime.tasks.segment",
         "edgeimg.runtime.tasks.upscale",
     ),
     error=ContractError,

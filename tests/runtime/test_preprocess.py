@@ -146,3 +146,11 @@ def test_an_output_image_maps_back_through_the_letterbox_at_any_resolution():
     upscaled = np.repeat(np.repeat(mask, 2, axis=0), 2, axis=1)[..., None].repeat(3, axis=2)
     big = transform.image_to_source(upscaled, nearest=True)
     assert big.shape == (120, 320, 3) and set(np.unique(big)) == {1, 2}
+
+
+def test_an_odd_letterbox_padding_maps_back_to_the_exact_source_size():
+    """The odd padding pixel goes right/bottom; the mask still comes back at the frame's size."""
+    _, transform = letterbox(np.zeros((361, 480, 3), np.uint8), (64, 96))  # 85 wide + 11 pad
+    assert transform.image_to_source(np.ones((64, 96), np.uint8), True).shape == (361, 480)
+    _, tall = letterbox(np.zeros((480, 300, 3), np.uint8), (97, 64))  # 97 = 96 high + 1 pad
+    assert tall.image_to_source(np.ones((97, 64), np.uint8), True).shape == (480, 300)

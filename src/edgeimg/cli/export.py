@@ -158,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
     from edgeimg.train.tasks import import_keras_objects
 
     import_keras_objects()  # the tasks' custom layers (upscale's PixelShuffle) before loading
-    print(f"exporting {args.model} ({contract.task}, {len(contract.class_names)} classes)...")
+    classes = f", {len(contract.class_names)} classes" if contract.class_names else ""
+    print(f"exporting {args.model} ({contract.task}{classes})...")
     try:
         result = export_model(args.model, args.output, plan)
     except ParityError as exc:

@@ -62,12 +62,24 @@ def environment_report() -> list[tuple[str, str]]:
     except ImportError:
         rows.append(("opencv", "not installed"))
     rows.append(("openvino", openvino_report()))
+    rows.append(("tasks", tasks_report()))
     for dist in ("tensorflow", "tf2onnx", "onnx"):
         try:
             rows.append((dist, importlib.metadata.version(dist)))
         except importlib.metadata.PackageNotFoundError:
             rows.append((dist, "not installed (pip install 'edgeimg[train]')"))
     return rows
+
+
+def tasks_report() -> str:
+    """The registered tasks, each with its bundled default model (``predict --task NAME``)."""
+    from edgeimg.runtime.tasks import get_task, task_names
+
+    parts = []
+    for name in task_names():
+        bundled = get_task(name).bundled_model
+        parts.append(f"{name} ({bundled})" if bundled else name)
+    return ", ".join(parts)
 
 
 def openvino_report() -> str:

@@ -227,13 +227,19 @@ def calibration_source(spec: str, frames: str | None, count: int) -> ImageSource
 
 
 def held_out_source(spec: str, frames: str | None, count: int) -> HeldOutSource:
-    """Held-out labelled data, read when the flow asks: a classification dataset's test split
-    (class labels) or a detection dataset (MOT, YOLO, COCO, VOC: boxes, scored by COCO AP@0.5
-    as `edgeimg train` scores it)."""
+    """Held-out labelled data, read when the flow asks: a segmentation folder (images with a
+    label-PNG folder beside them: label masks, scored by mean IoU), a classification dataset's
+    test split (class labels) or a detection dataset (MOT, YOLO, COCO, VOC: boxes, scored by
+    COCO AP@0.5 as `edgeimg train` scores it)."""
 
     def read() -> HeldOut:
         from edgeimg.export.evaluation import HeldOut
+        from edgeimg.train.tasks.segment.data import is_segmentation_folder
 
+        if is_segmentation_folder(spec):  # images + label PNGs (CamVid/val + valannot)
+            from edgeimg.train.tasks.segment.evaluate import held_out_masks
+
+            return held_out_masks(spec, count)
         if is_classification_dataset(spec):
             data = classification_data(spec)
             if not len(data.x_test):
