@@ -160,9 +160,7 @@ def test_task_and_decoder_must_agree(detector_contract):
 
 
 def test_an_unknown_task_names_the_registered_ones(detector_contract):
-    with pytest.raises(
-        ContractError, match=r"task: expected one of classify, detect.*got 'depth'"
-    ):
+    with pytest.raises(ContractError, match=r"task: expected one of classify, detect.*got 'depth'"):
         ModelContract.from_dict({**detector_contract, "task": "depth"})
 
 
