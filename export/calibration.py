@@ -115,7 +115,15 @@ def prepare_batch(images: Iterable[np.ndarray], contract: ModelContract) -> np.n
             f"{contract.color_order.value} model, got {gray} grayscale images"
         )
     prepare = get_task(contract.task).prepare
-    return np.concatenate([prepare(image, contract)[0] for image in images], axis=0)
+    tensors = [prepare(image, contract)[0] for image in images]
+    shapes = sorted({tensor.shape[1:] for tensor in tensors})
+    if len(shapes) > 1:  # a model that takes any size (resize none) batches frames as they are
+        raise EdgeimgError(
+            f"calibration data: this model takes frames at their own size, and a batch needs "
+            f"one size: got {len(shapes)} ({', '.join(map(str, shapes[:3]))}); use frames of "
+            "one size (a video or a folder such as CamVid/train)"
+        )
+    return np.concatenate(tensors, axis=0)
 
 
 def check_batch_shape(batch: np.ndarray, input_shape: Iterable[object], source: str) -> None:

@@ -99,3 +99,37 @@ def test_tiny_espcn_exports_with_dynamic_size_and_parity(tmp_path):
     assert score == pytest.approx(float(np.mean(by_hand)), abs=1e-6) and math.isfinite(score)
     with pytest.raises(EdgeimgError, match="not x3 of its LR image"):
         PsnrEvaluator(HeldOut(lr, lr, "images"), result.contract)
+
+
+def test_quantize_gates_an_upscaler_on_y_psnr_of_hr_images(tmp_path, capsys):
+    """`edgeimg quantize --eval HR_FOLDER` on the bundled x3 model: LR made at the model's scale,
+    FP32 vs INT8 Y-PSNR in the report, the gate's verdict on it."""
+    import os
+    from pathlib import Path
+
+    from edgeimg.cli.main import main
+    from edgeimg.runtime.model import bundled_model_path
+
+    data = Path(
+        os.environ.get("EDGEIMG_DATA", Path(__file__).resolve().parents[3] / "shared" / "data")
+    )
+    set5 = data / "SR" / "CSet5"
+    if not set5.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"real data missing: {set5}")
+        pytest.skip(f"real data missing: {set5}")
+    out = tmp_path / "x3.int8.onnx"
+    camvid = data / "CamVid" / "train"  # calibration frames of one size
+    mixed = main(
+        ["quantize", str(bundled_model_path("upscale")), "-o", str(out), "--calib", str(set5)]
+    )
+    assert mixed == 2 and "a batch needs one size" in capsys.readouterr().err
+    args = ["quantize", str(bundled_model_path("upscale")), "-o", str(out), "--calib", str(camvid)]
+    args += ["--calib-count", "3", "--eval", str(set5), "--eval-count", "2", "--rounds", "5"]
+    code = main([*args, "--budget", "0.5"])
+    report = capsys.readouterr().out
+    line = next(row for row in report.splitlines() if row.startswith("Y-PSNR dB"))
+    fp32, int8 = (float(v) for v in line.split()[2:4])
+    assert fp32 > 30.0  # two Set5 images x3: far above nothing, near the figure in the README
+    assert abs(fp32 - int8) < 1.0
+    assert code in (0, 1) and out.exists() == (code == 0)  # written only when the gate passes

@@ -22,6 +22,7 @@ from edgeimg.runtime.errors import EdgeimgError
 if TYPE_CHECKING:
     from edgeimg.export.evaluation import HeldOut
     from edgeimg.export.flow import HeldOutSource, ImageSource, Int8Result, QuantizePlan
+    from edgeimg.runtime.contract import ModelContract
 
 
 def add_quantize_options(parser: argparse.ArgumentParser) -> None:
@@ -167,7 +168,7 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
     return QuantizePlan(
         options=options,
         budget=Budget(max_accuracy_drop=args.budget),
-        held_out=held_out_source(args.eval, args.eval_frames, args.eval_count)
+        held_out=held_out_source(args.eval, args.eval_frames, args.eval_count, args.model)
         if args.eval
         else None,
         rounds=args.rounds,
@@ -226,15 +227,25 @@ def calibration_source(spec: str, frames: str | None, count: int) -> ImageSource
     return read
 
 
-def held_out_source(spec: str, frames: str | None, count: int) -> HeldOutSource:
-    """Held-out labelled data, read when the flow asks: a segmentation folder (images with a
-    label-PNG folder beside them: label masks, scored by mean IoU), a classification dataset's
-    test split (class labels) or a detection dataset (MOT, YOLO, COCO, VOC: boxes, scored by
-    COCO AP@0.5 as `edgeimg train` scores it)."""
+def held_out_source(
+    spec: str, frames: str | None, count: int, model: str | Path | None = None
+) -> HeldOutSource:
+    """Held-out labelled data, read when the flow asks: for an upscaler (``model``'s task), a
+    folder of HR images (LR made by MATLAB bicubic at the model's scale, scored by Y-PSNR);
+    else a segmentation folder (images with a label-PNG folder beside them: label masks, scored
+    by mean IoU), a classification dataset's test split (class labels) or a detection dataset
+    (MOT, YOLO, COCO, VOC: boxes, scored by COCO AP@0.5 as `edgeimg train` scores it)."""
 
     def read() -> HeldOut:
         from edgeimg.export.evaluation import HeldOut
         from edgeimg.train.tasks.segment.data import is_segmentation_folder
+
+        contract = model_contract(model) if model is not None else None
+        if contract is not None and contract.task == "upscale":
+            from edgeimg.train.tasks.upscale.data import held_out_frames
+
+            scale = int(contract.task_params.get("scale", 3))
+            return HeldOut(*held_out_frames(spec, scale, count), "images")
 
         if is_segmentation_folder(spec):  # images + label PNGs (CamVid/val + valannot)
             from edgeimg.train.tasks.segment.evaluate import held_out_masks
@@ -260,6 +271,17 @@ def held_out_source(spec: str, frames: str | None, count: int) -> HeldOutSource:
         )
 
     return read
+
+
+def model_contract(path: str | Path) -> ModelContract:
+    """The contract of a ``.keras`` or ``.onnx`` model file."""
+    if Path(path).suffix == ".keras":
+        from edgeimg.export.keras_file import read_contract
+
+        return read_contract(path)
+    from edgeimg.export.quantize import read_onnx_contract
+
+    return read_onnx_contract(path)
 
 
 def print_int8(result: Int8Result) -> None:

@@ -79,6 +79,28 @@ def make_pair(path: str | Path, scale: int, shrink: float = 1.0) -> Pair:
     return Pair(Path(path).stem, hr, downscale(hr, scale).astype(np.float32))
 
 
+def held_out_frames(folder: str | Path, scale: int, count: int = 0) -> tuple[list, list]:
+    """(LR frames, HR targets) for the INT8 gate of an upscaler: each image of ``folder``
+    (``count`` of them, 0: all) cropped to a multiple of ``scale``; the LR frame is its MATLAB
+    bicubic downscale as uint8 BGR (what a user feeds), the target its HR Y (float64)."""
+    import cv2
+
+    from edgeimg.train.tasks.upscale.color import rgb_to_y
+
+    paths = list_images(folder)
+    if count:
+        paths = paths[:count]
+    if not paths:
+        raise EdgeimgError(f"--eval {folder}: expected images for an upscaler, found none")
+    frames, targets = [], []
+    for path in paths:
+        hr = modcrop(read_rgb(path).astype(np.float64), scale)
+        lr = np.clip(np.round(downscale(hr, scale)), 0, 255).astype(np.uint8)
+        frames.append(cv2.cvtColor(lr, cv2.COLOR_RGB2BGR))
+        targets.append(rgb_to_y(hr).astype(np.float64))
+    return frames, targets
+
+
 def load_pairs(
     folders: tuple[str | Path, ...],
     scale: int,
