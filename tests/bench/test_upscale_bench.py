@@ -1,0 +1,58 @@
+"""The super-resolution peers bench on a small real set: every contender scored, no timing checks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from edgeimg.bench.harness import RunPlan
+from edgeimg.bench.upscale import bench_upscale, main, table
+from edgeimg.runtime.model import bundled_model_path
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def two_set5_images(tmp_path: Path) -> Path:
+    set5 = Path(os.environ.get("EDGEIMG_DATA", REPO.parent / "shared" / "data")) / "SR" / "CSet5"
+    if not set5.is_dir():
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"real data missing: {set5}")
+        pytest.skip(f"real data missing: {set5}")
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for name in ("baby.png", "bird.png"):
+        shutil.copy(set5 / name, folder / name)
+    return folder
+
+
+def test_the_model_beats_every_classic_resize_on_real_images(two_set5_images):
+    plan = RunPlan(warmup=1, iterations=2, rounds=1)
+    rows = bench_upscale(two_set5_images, 3, bundled_model_path("upscale"), None, (36, 64), 1, plan)
+    by_name = {row.name: row for row in rows}
+    assert set(by_name) == {
+        "OpenCV bicubic",
+        "OpenCV Lanczos",
+        "MATLAB bicubic (numpy)",
+        "edgeimg onnxruntime FP32",
+        "edgeimg opencv FP32",
+    }
+    model = by_name["edgeimg onnxruntime FP32"]
+    assert (
+        model.psnr > max(by_name[n].psnr for n in by_name if "bicubic" in n or "Lanczos" in n) + 1
+    )
+    assert abs(by_name["edgeimg opencv FP32"].psnr - model.psnr) < 0.01  # same model, same output
+    assert all(row.p50_ms > 0 for row in rows)
+    assert "| edgeimg onnxruntime FP32 |" in table(rows, two_set5_images, 3, (36, 64))
+
+
+def test_a_model_of_another_scale_is_a_one_line_error(two_set5_images, capsys):
+    code = main(["--set", str(two_set5_images), "--scale", "2", "--iterations", "1"])
+    assert code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"bench upscale: error: {bundled_model_path('upscale')}: expected an x2 upscale model, got 3"
+    ]
