@@ -1,6 +1,7 @@
 """Super-resolution side by side: what a user would pick to enlarge frames, on the same images.
 
     python -m edgeimg.bench.upscale [--model x3.onnx] [--int8 x3.int8.onnx] [--set SR/CSet5]
+                                    [--compare OUT_DIR]
 
 Rows: OpenCV ``resize`` (bicubic, Lanczos), MATLAB-style bicubic (edgeimg's, the papers' baseline),
 and the upscaler through edgeimg's runtime (``Model.predict``: Y through the model, chroma
@@ -116,6 +117,44 @@ def quality(enlarge: Enlarge, folder: Path, scale: int) -> tuple[float, float]:
     return float(values[:, 0].mean()), float(values[:, 1].mean())
 
 
+def write_comparisons(folder: Path, scale: int, model: Path, out: Path) -> list[Path]:
+    """For each image of ``folder``: ``out/<name>.png`` = OpenCV bicubic | model | original,
+    side by side at the original's size (the LR input made by MATLAB bicubic), each panel
+    labelled with its Y-PSNR. Written atomically; returns the paths."""
+    from edgeimg.runtime.atomic import atomic_output
+    from edgeimg.runtime.model import load_model
+    from edgeimg.train.tasks.upscale.color import rgb_to_y
+    from edgeimg.train.tasks.upscale.data import held_out_frames, list_images, read_rgb
+    from edgeimg.train.tasks.upscale.metrics import psnr
+    from edgeimg.train.tasks.upscale.resize import modcrop
+
+    runtime_model = load_model(model)
+    out.mkdir(parents=True, exist_ok=True)
+    frames, targets = held_out_frames(folder, scale)
+    written = []
+    for path, lr, hr_y in zip(list_images(folder), frames, targets, strict=True):
+        original = cv2.cvtColor(modcrop(read_rgb(path), scale), cv2.COLOR_RGB2BGR)
+        bicubic = cv2.resize(lr, None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
+        panels = []
+        for name, image in (
+            ("bicubic", bicubic),
+            ("edgeimg", runtime_model.predict(lr).image),
+            ("original", original),
+        ):
+            y = rgb_to_y(cv2.cvtColor(image, cv2.COLOR_BGR2RGB).astype(np.float64))
+            label = name if name == "original" else f"{name} {psnr(y, hr_y, shave=scale):.2f} dB"
+            panel = image.copy()
+            for colour, width in (((0, 0, 0), 3), ((255, 255, 255), 1)):
+                cv2.putText(panel, label, (6, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, width)
+            panels.append(panel)
+        target = out / f"{Path(path).stem}.png"
+        with atomic_output(target, "comparison") as tmp:
+            if not cv2.imwrite(str(tmp), np.hstack(panels)):
+                raise EdgeimgError(f"cannot write {target}")
+        written.append(target)
+    return written
+
+
 def bench_upscale(
     folder: Path,
     scale: int,
@@ -162,6 +201,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--iterations", type=int, default=30)
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="OUT_DIR",
+        help="also write bicubic | model | original PNGs of the set into OUT_DIR",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:

@@ -56,3 +56,21 @@ def test_a_model_of_another_scale_is_a_one_line_error(two_set5_images, capsys):
     assert err == [
         f"bench upscale: error: {bundled_model_path('upscale')}: expected an x2 upscale model, got 3"
     ]
+
+
+def test_compare_writes_bicubic_model_original_side_by_side(two_set5_images, tmp_path):
+    import cv2
+
+    from edgeimg.bench.upscale import write_comparisons
+
+    out = tmp_path / "compare"
+    written = write_comparisons(two_set5_images, 3, bundled_model_path("upscale"), out)
+    assert [p.name for p in written] == ["baby.png", "bird.png"]
+    for path in written:
+        original = cv2.imread(str(two_set5_images / path.name))
+        panels = cv2.imread(str(path))
+        height, width = (s - s % 3 for s in original.shape[:2])
+        assert panels.shape == (height, 3 * width, 3)
+        # the right panel is the original itself (below its label)
+        assert (panels[40:, 2 * width :] == original[40:height, :width]).all()
+    assert sorted(p.name for p in out.iterdir()) == ["baby.png", "bird.png"]  # no temp files
