@@ -27,7 +27,8 @@ TARGET_KINDS = ("labels", "boxes", "masks", "images")
 
 
 class Evaluator(Protocol):
-    """Scores a model: ``metric`` names the number (``top-1 %``, ``AP@0.5 %``), higher is better."""
+    """Scores a model: ``metric`` names the number (``top-1 %``, ``AP@0.5 %``), higher is better
+    unless the evaluator has ``lower_is_better = True`` (FID)."""
 
     metric: str
 
@@ -41,13 +42,15 @@ class HeldOut:
     images: (H, W, 3) uint8 BGR or (H, W) gray each. kind and targets, one target per image:
     ``labels`` -- a class index; ``boxes`` -- (xyxy (K, 4) float32 in source pixels,
     class_id (K,)). score: the data's own scoring function where the task needs one (boxes:
-    COCO AP@0.5 from ``edgeimg.train.tasks.detect.evaluate``).
+    COCO AP@0.5 from ``edgeimg.train.tasks.detect.evaluate``). reference: a model file the
+    task's metric is measured with (generate: the classifier whose features FID compares).
     """
 
     images: Sequence[np.ndarray]
     targets: Sequence[Any]
     kind: str
     score: Score | None = None
+    reference: Path | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in TARGET_KINDS:

@@ -51,6 +51,7 @@ ImageSource = Callable[[], Sequence[np.ndarray]]
 HeldOutSource = Callable[[], HeldOut]
 
 PARITY_IMAGES = 32
+CALIBRATION_INPUTS = 256  # latent draws calibrating a generator
 DEFAULT_PARITY_SOURCE = "synthetic:"
 
 
@@ -101,8 +102,6 @@ class ExportPlan:
     int8: QuantizePlan | None = None
 
     def __post_init__(self) -> None:
-        if self.int8 is not None and self.calibration is None:
-            raise EdgeimgError("int8: expected calibration images, got none")
         if self.parity_images < 1:
             raise EdgeimgError(f"parity_images: expected >= 1, got {self.parity_images}")
 
@@ -157,18 +156,24 @@ def export_model(
         if plan.int8.report_path is not None:
             check_destination(plan.int8.report_path, "report")
     contract = read_contract(keras_path)
-    get_export_task(contract.task)  # exportable, before any work
-    images = list(plan.calibration()) if plan.calibration is not None else None
+    task = get_export_task(contract.task)  # exportable, before any work
+    if plan.int8 is not None and plan.calibration is None and task.model_inputs is None:
+        raise EdgeimgError("int8: expected calibration images, got none")
+    images = None
+    if plan.calibration is not None and task.model_inputs is None:
+        images = list(plan.calibration())
     parity_images = images[: plan.parity_images] if images else None
 
-    def parity_frames() -> list[np.ndarray]:
+    def parity_batch(exported: ModelContract) -> np.ndarray:
         nonlocal parity_images
+        if task.model_inputs is not None:  # a latent-vector input: fixed draws, seed 0
+            return task.model_inputs(exported, plan.parity_images, 0)
         if parity_images is None:
             parity_images = synthetic_images(plan.parity_images)
-        return parity_images
+        return prepare_batch(parity_images, exported)
 
     def verify(model: keras.Model, exported: ModelContract, path: Path) -> ParityReport:
-        batch = prepare_batch(parity_frames(), exported)
+        batch = parity_batch(exported)
         report = check_parity(model, path, exported, batch, plan.tolerance)
         log.debug("%s", report.summary())
         if not report.passed:
@@ -182,20 +187,22 @@ def export_model(
     result = export_keras(keras_path, output, plan.options, verify if plan.verify else None)
     fp16 = None
     if plan.fp16:
-        fp16 = write_fp16(output, sibling(output, "fp16"), parity_frames(), result.contract)
+        fp16 = write_fp16(
+            output, sibling(output, "fp16"), parity_batch(result.contract), result.contract
+        )
     int8 = None
     if plan.int8 is not None:
-        int8 = quantize_model(output, sibling(output, "int8"), images or [], plan.int8)
+        int8 = quantize_model(output, sibling(output, "int8"), images, plan.int8)
     return replace(result, fp16=fp16, int8=int8)
 
 
 def write_fp16(
-    fp32_path: Path, out_path: Path, images: Sequence[np.ndarray], contract: ModelContract
+    fp32_path: Path, out_path: Path, batch: np.ndarray, contract: ModelContract
 ) -> Fp16Result:
-    """Convert to FP16 and measure its largest difference to FP32 on ``images``."""
+    """Convert to FP16 and measure its largest difference to FP32 on ``batch`` (prepared
+    model inputs)."""
     half = convert_fp16(fp32_path, out_path)
     names = contract.output_names
-    batch = prepare_batch(images, contract)
     full, low = backend_infer(fp32_path, names)(batch), backend_infer(half, names)(batch)
     diffs = tuple(
         (name, float(np.abs(a - b).max())) for name, a, b in zip(names, full, low, strict=True)
@@ -210,13 +217,14 @@ class _Rejected(Exception):
 def quantize_model(
     fp32_path: str | Path,
     out_path: str | Path,
-    calibration: Sequence[np.ndarray] | ImageSource,
+    calibration: Sequence[np.ndarray] | ImageSource | None,
     plan: QuantizePlan | None = None,
 ) -> Int8Result:
     """Quantize ``fp32_path`` to INT8 at ``out_path`` behind the report's gate.
 
     calibration: images (H, W, 3) uint8 BGR, or a function returning them (called after the
-    model is checked). The INT8 file is written when the report passes (or ``plan.force``);
+    model is checked); None for a task that draws its own inputs (generate:
+    CALIBRATION_INPUTS latent vectors). The INT8 file is written when the report passes (or ``plan.force``);
     the report's JSON goes to ``plan.report_path`` either way.
     """
     plan = plan or QuantizePlan()
@@ -227,8 +235,13 @@ def quantize_model(
     proto = load_onnx(fp32_path)
     contract = onnx_contract(proto, str(fp32_path))
     task = get_export_task(contract.task)
-    images = calibration() if callable(calibration) else calibration
-    batch = prepare_batch(images, contract)
+    if task.model_inputs is not None:
+        batch = task.model_inputs(contract, CALIBRATION_INPUTS, 1)
+    elif calibration is None:
+        raise EdgeimgError(f"calibration: a {contract.task} model needs calibration images")
+    else:
+        images = calibration() if callable(calibration) else calibration
+        batch = prepare_batch(images, contract)
     check_batch_shape(batch, input_dims(proto), "calibration data")
     evaluator = None
     if plan.held_out is not None:

@@ -86,10 +86,20 @@ def check_model_matches_contract(model: keras.Model, contract: ModelContract, so
     if len(model.inputs) != 1:
         raise EdgeimgError(f"{source}: expected a model with 1 input, got {len(model.inputs)}")
     shape = tuple(model.inputs[0].shape[1:])
+    task = get_export_task(contract.task)
+    if task.input_shape is not None:
+        vector = task.input_shape(contract)
+        if shape != vector:
+            raise EdgeimgError(
+                f"{source}: model input {shape} does not match the contract's {vector}"
+            )
     size = contract.input_size or (None, None)
     expected = (*size, contract.channels)
-    if len(shape) != 3 or any(
-        s is not None and e is not None and s != e for s, e in zip(shape, expected, strict=True)
+    if task.input_shape is None and (
+        len(shape) != 3
+        or any(
+            s is not None and e is not None and s != e for s, e in zip(shape, expected, strict=True)
+        )
     ):
         raise EdgeimgError(
             f"{source}: model input (H, W, C) = {shape} does not match the contract's {expected}"
@@ -104,7 +114,7 @@ def check_model_matches_contract(model: keras.Model, contract: ModelContract, so
         name: tuple(None if d is None else int(d) for d in t.shape[1:])
         for name, t in zip(output_order(model, contract), model.outputs, strict=True)
     }
-    get_export_task(contract.task).check_outputs(shapes, contract, source)
+    task.check_outputs(shapes, contract, source)
 
 
 def output_order(model: keras.Model, contract: ModelContract) -> tuple[str, ...]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from edgeimg import __version__
 from edgeimg.export.graph_passes import fold_input_scale, fold_nearest_upsampling
 from edgeimg.export.keras_file import call_model, load_keras, read_contract
+from edgeimg.export.tasks import get_export_task
 from edgeimg.runtime.atomic import atomic_output, check_destination
 from edgeimg.runtime.contract import Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
@@ -122,18 +123,22 @@ def keras_to_onnx(
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
-    height, width = contract.input_size or (None, None)  # resize none: any size
-    spec = (tf.TensorSpec((None, height, width, contract.channels), tf.float32, name="image"),)
+    vector_shape = get_export_task(contract.task).input_shape
+    if vector_shape is not None:  # a latent vector (generate), not an image
+        spec = (tf.TensorSpec((None, *vector_shape(contract)), tf.float32, name="latent"),)
+    else:
+        height, width = contract.input_size or (None, None)  # resize none: any size
+        spec = (tf.TensorSpec((None, height, width, contract.channels), tf.float32, name="image"),)
 
     @tf.function(input_signature=spec)
-    def serve(image: tf.Tensor) -> dict[str, tf.Tensor]:
-        outputs = call_model(model, image, contract)
+    def serve(inputs: tf.Tensor) -> dict[str, tf.Tensor]:
+        outputs = call_model(model, inputs, contract)
         return {name: tf.identity(out, name=name) for name, out in outputs.items()}
 
     with warnings.catch_warnings():  # the patch probes np.object, which warns
         warnings.simplefilter("ignore", FutureWarning)
         patch_tf2onnx()  # Keras's own fix for tf2onnx 1.17 under numpy 2 (np.object, np.cast)
-    nchw = ["image"] if options.layout is Layout.NCHW else None
+    nchw = ["image"] if options.layout is Layout.NCHW and vector_shape is None else None
     proto, _ = tf2onnx.convert.from_function(
         serve, input_signature=spec, opset=options.opset, inputs_as_nchw=nchw
     )
@@ -216,9 +221,10 @@ def exported_contract(
     contract: ModelContract, keras_path: str | Path, options: ExportOptions
 ) -> ModelContract:
     """The contract written into the ONNX file (checked by its task as it is built)."""
+    image_input = get_export_task(contract.task).input_shape is None
     return replace(
         contract,
-        layout=options.layout,
+        layout=options.layout if image_input else Layout.NHWC,
         task_params=merged_task_params(contract.task_params, options.task_params),
         edgeimg_version=__version__,
         source_sha256=file_sha256(keras_path),

@@ -199,7 +199,8 @@ def check_parity(
     tolerance = tolerance or Tolerance()
     if len(batch) == 0:
         raise EdgeimgError("parity: expected at least one image, got none")
-    batch_nhwc = batch.transpose(0, 2, 3, 1) if contract.layout is Layout.NCHW else batch
+    nchw = contract.layout is Layout.NCHW and batch.ndim == 4
+    batch_nhwc = batch.transpose(0, 2, 3, 1) if nchw else batch
     ref = run_keras(model, np.ascontiguousarray(batch_nhwc), contract)
     got = run_onnx(onnx_path, batch, threads)
     diffs = tuple(

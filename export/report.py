@@ -60,6 +60,7 @@ class QuantReport:
     worst_tensors: tuple[tuple[str, float], ...]
     budget: Budget
     threads: int | None
+    lower_is_better: bool = False
 
     @property
     def latency_ratio(self) -> float:
@@ -69,7 +70,8 @@ class QuantReport:
     def accuracy_drop(self) -> float | None:
         if self.float_score is None or self.quant_score is None:
             return None
-        return self.float_score - self.quant_score
+        drop = self.float_score - self.quant_score
+        return -drop if self.lower_is_better else drop
 
     def problems(self) -> list[str]:
         """Why the quantized model should not be used (empty: it passes)."""
@@ -158,7 +160,11 @@ class QuantReport:
                     self.metric,
                     score(self.float_score),
                     score(self.quant_score),
-                    "-" if drop is None else f"{-drop:+.2f} pts",
+                    "-"
+                    if drop is None
+                    else f"{-drop:+.2f} pts"
+                    if not self.lower_is_better
+                    else f"{drop:+.2f} (lower is better)",
                 )
             )
         widths = [max(len(row[i]) for row in rows) for i in range(4)]
@@ -226,4 +232,5 @@ def compare(
         worst_tensors=tuple((e.name, e.sqnr_db) for e in result.tensor_errors[:worst]),
         budget=budget,
         threads=threads,
+        lower_is_better=bool(getattr(evaluator, "lower_is_better", False)),
     )

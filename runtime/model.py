@@ -228,6 +228,12 @@ def load_model(
     if decoder_params:
         resolved = replace(resolved, decoder_params={**resolved.decoder_params, **decoder_params})
     task = get_task(resolved.task)
+    if not task.image_input:
+        raise ContractError(
+            f"model {path}: a {task.name} model takes no image (its input is "
+            f"{runner.inputs[0].describe() if runner.inputs else 'none'}); run it with "
+            f"`edgeimg {task.name}`"
+        )
     if len(runner.inputs) != 1:
         names = ", ".join(spec.name for spec in runner.inputs)
         raise ContractError(

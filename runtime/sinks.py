@@ -548,15 +548,24 @@ class ImageSink(Sink):
                 f"image output {self.path}: holds one image, the source has more "
                 "(write a video, .mp4, or JSON lines instead)"
             )
-        image = result.annotated if result.annotated is not None else result.frame.image
-        temp = temporary_path(self.path)
-        try:
-            if not cv2.imwrite(str(temp), image):
-                raise EdgeimgError(f"cannot write image {self.path}: OpenCV could not encode it")
-            os.replace(temp, self.path)
-        finally:
-            temp.unlink(missing_ok=True)
+        write_image(
+            self.path, result.annotated if result.annotated is not None else result.frame.image
+        )
         self.frames += 1
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
+    """``image`` (H, W, 3) uint8 BGR or (H, W) gray as an image file (format by suffix), written
+    to a temporary name and moved into place: the path holds the whole image or nothing."""
+    path = Path(path)
+    temp = temporary_path(path)
+    try:
+        if not cv2.imwrite(str(temp), image):
+            raise EdgeimgError(f"cannot write image {path}: OpenCV could not encode it")
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+    return path
 
 
 class WindowSink(Sink):

@@ -30,6 +30,7 @@ EXPORT_TASKS: Registry[ExportTask] = Registry(
         "edgeimg.export.tasks.classify",
         "edgeimg.export.tasks.segment",
         "edgeimg.export.tasks.upscale",
+        "edgeimg.export.tasks.generate",
     ),
     error=_no_export,
 )

@@ -55,6 +55,10 @@ class ExportTask:
         task-level comparison on a batch.
     float_nodes: ONNX graph -> names of the nodes INT8 quantization keeps in float by default
         (a detector's head); none for most tasks.
+    input_shape: for a task whose input is not an image (generate: a latent vector), contract
+        -> the input's shape without the batch axis; None: an image as the contract says.
+    model_inputs: for such a task, (contract, count, seed) -> ``count`` model inputs, the
+        parity gate's and INT8 calibration's data in place of images.
     evaluator: (held-out data, contract, progress) -> the :class:`Evaluator` scoring a model
         file in the task's metric; ``progress`` shows a bar while it runs.
     """
@@ -64,6 +68,8 @@ class ExportTask:
     agreement: Callable[[Outputs, Outputs, ModelContract], Agreement]
     evaluator: Callable[[HeldOut, ModelContract, bool], Evaluator]
     float_nodes: Callable[[onnx.ModelProto], list[str]] = lambda proto: []
+    input_shape: Callable[[ModelContract], tuple[int, ...]] | None = None
+    model_inputs: Callable[[ModelContract, int, int], np.ndarray] | None = None
     description: str = ""
 
 

@@ -24,6 +24,7 @@ TASKS: Registry[TaskSpec] = Registry(
         "edgeimg.runtime.tasks.classify",
         "edgeimg.runtime.tasks.segment",
         "edgeimg.runtime.tasks.upscale",
+        "edgeimg.runtime.tasks.generate",
     ),
     error=ContractError,
 )

@@ -65,6 +65,8 @@ class TaskSpec:
     prepare: (image, contract) -> (input tensor, Transform); the default resizes and normalises
         an image as the contract says.
     bundled_model: file name of the task's default model in ``runtime/assets/`` ("" if none).
+    image_input: the model takes a frame (False: generators, whose input is a latent vector;
+        ``load_model`` and ``edgeimg predict`` refuse them, the task runs them its own way).
     """
 
     name: str
@@ -79,6 +81,7 @@ class TaskSpec:
     prepare: Prepare = prepare
     description: str = ""
     bundled_model: str = ""
+    image_input: bool = True
 
     @property
     def default_decoder(self) -> str:

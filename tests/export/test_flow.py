@@ -127,7 +127,6 @@ def test_quantize_model_reads_the_calibration_only_after_the_model_is_checked(tm
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: ExportPlan(int8=QuantizePlan()), "int8: expected calibration images, got none"),
         (lambda: ExportPlan(parity_images=0), "parity_images: expected >= 1, got 0"),
         (lambda: QuantizePlan(rounds=0), "rounds: expected >= 1, got 0"),
         (lambda: QuantizePlan(threads=0), "threads: expected >= 1, got 0"),
@@ -136,6 +135,12 @@ def test_quantize_model_reads_the_calibration_only_after_the_model_is_checked(tm
 def test_plans_are_checked_before_any_work(make, message):
     with pytest.raises(EdgeimgError, match=message):
         make()
+
+
+def test_int8_of_an_image_model_needs_calibration_images(detector_keras, tmp_path):
+    with pytest.raises(EdgeimgError, match="int8: expected calibration images, got none"):
+        export_model(detector_keras, tmp_path / "m.onnx", ExportPlan(int8=QuantizePlan()))
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_export_model_checks_every_destination_first(detector_keras, tmp_path):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edgeimg.cli.main import main
-from edgeimg.runtime import bundled_model_path, load_model
+from edgeimg.runtime import bundled_model_path, load_generator, load_model
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.tasks import get_task, task_names
 
@@ -38,7 +38,10 @@ def test_every_bundled_model_file_is_shipped_and_loads():
     bundled = [name for name in task_names() if get_task(name).bundled_model]
     assert {"detect", "classify"} <= set(bundled)
     for name in bundled:
-        model = load_model(bundled_model_path(name))
+        if get_task(name).image_input:
+            model = load_model(bundled_model_path(name))
+        else:
+            model = load_generator(bundled_model_path(name))
         assert model.contract.task == name
 
 

@@ -10,7 +10,13 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from edgeimg.cli.quantize import add_quantize_options, calibration_source, print_int8, quantize_plan
+from edgeimg.cli.quantize import (
+    add_quantize_options,
+    calibration_source,
+    draws_own_inputs,
+    print_int8,
+    quantize_plan,
+)
 from edgeimg.runtime.errors import EdgeimgError
 
 if TYPE_CHECKING:
@@ -105,7 +111,7 @@ def export_plan(args: argparse.Namespace) -> ExportPlan:
         simplify=not args.no_simplify,
         task_params=task_params,
     )
-    if args.int8 and not args.calib:
+    if args.int8 and not args.calib and not draws_own_inputs(args.model):
         raise EdgeimgError("--int8 needs --calib DATA (images to calibrate on)")
     return ExportPlan(
         options=options,

@@ -125,6 +125,7 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
     from edgeimg.runtime.backends.probe import probe_backends
     from edgeimg.runtime.errors import EdgeimgError
     from edgeimg.runtime.model import input_shape_for, recognise_model, resolve_contract
+    from edgeimg.runtime.tasks import get_task
 
     info = read_model_info(path)
     size = Path(path).stat().st_size
@@ -152,6 +153,8 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
     rows.append(("ops", op_counts(path)))
     if probe and len(info.inputs) == 1:
         shape = input_shape_for(contract) if contract is not None else None
+        if contract is not None and not get_task(contract.task).image_input:
+            shape = tuple(1 if d is None else d for d in info.inputs[0].shape)  # a latent vector
         for result in probe_backends(path, info, shape):
             rows.append((f"{result.backend} {result.device}", result.describe()))
     return rows

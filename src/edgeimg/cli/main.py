@@ -27,7 +27,9 @@ from typing import Any, TextIO
 
 from edgeimg import __version__
 
-COMMANDS = ("train", "export", "quantize", "track", "predict", "evaluate", "bench", "info")
+COMMANDS = (
+    "train", "export", "quantize", "track", "predict", "generate", "evaluate", "bench", "info",
+)  # fmt: skip
 
 log = logging.getLogger("edgeimg")
 

@@ -82,6 +82,12 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
         "(its test split) or a detection dataset (MOT, YOLO, COCO, VOC)",
     )
     group.add_argument(
+        "--judge",
+        metavar="CLASSIFIER.keras",
+        help="generators: the classifier (edgeimg train classify) whose features FID-FMNIST "
+        "compares; --eval is then the real images' dataset (its test split)",
+    )
+    group.add_argument(
         "--eval-frames",
         metavar="FIRST-LAST",
         help="frame range of --eval detection data, e.g. 601-795 (default: all)",
@@ -130,10 +136,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("model", help="FP32 ONNX model exported by `edgeimg export`")
     parser.add_argument(
         "--calib",
-        required=True,
         metavar="DATA",
         help="calibration data: a video, an image folder, a MOT sequence folder or a "
-        "classification dataset",
+        "classification dataset (required, except for generators: they calibrate on "
+        "latent draws)",
     )
     parser.add_argument(
         "-o", "--output", required=True, metavar="MODEL.int8.onnx", help="where to write"
@@ -168,7 +174,9 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
     return QuantizePlan(
         options=options,
         budget=Budget(max_accuracy_drop=args.budget),
-        held_out=held_out_source(args.eval, args.eval_frames, args.eval_count, args.model)
+        held_out=held_out_source(
+            args.eval, args.eval_frames, args.eval_count, args.model, args.judge
+        )
         if args.eval
         else None,
         rounds=args.rounds,
@@ -228,7 +236,11 @@ def calibration_source(spec: str, frames: str | None, count: int) -> ImageSource
 
 
 def held_out_source(
-    spec: str, frames: str | None, count: int, model: str | Path | None = None
+    spec: str,
+    frames: str | None,
+    count: int,
+    model: str | Path | None = None,
+    judge: str | None = None,
 ) -> HeldOutSource:
     """Held-out labelled data, read when the flow asks: for an upscaler (``model``'s task), a
     folder of HR images (LR made by MATLAB bicubic at the model's scale, scored by Y-PSNR);
@@ -246,6 +258,13 @@ def held_out_source(
 
             scale = int(contract.task_params.get("scale", 3))
             return HeldOut(*held_out_frames(spec, scale, count), "images")
+        if contract is not None and contract.task == "generate":
+            if judge is None:
+                raise EdgeimgError("--eval of a generator needs --judge CLASSIFIER.keras (FID)")
+            data = classification_data(spec)
+            real = data.x_test if len(data.x_test) else data.x_train
+            pick = evenly(count or len(real), len(real))
+            return HeldOut(list(real[pick]), [0] * len(pick), "labels", reference=Path(judge))
 
         if is_segmentation_folder(spec):  # images + label PNGs (CamVid/val + valannot)
             from edgeimg.train.tasks.segment.evaluate import held_out_masks
@@ -271,6 +290,13 @@ def held_out_source(
         )
 
     return read
+
+
+def draws_own_inputs(model: str | Path) -> bool:
+    """Whether the model's task makes its own calibration inputs (generators: latent draws)."""
+    from edgeimg.export.tasks import get_export_task
+
+    return get_export_task(model_contract(model).task).model_inputs is not None
 
 
 def model_contract(path: str | Path) -> ModelContract:
@@ -308,6 +334,10 @@ def run(args: argparse.Namespace) -> int:
         [("MODEL", args.model), ("--calib", args.calib), ("--eval", args.eval)],
     )
     plan = quantize_plan(args)
-    calibration = calibration_source(args.calib, args.calib_frames, args.calib_count)
+    calibration = None
+    if args.calib:
+        calibration = calibration_source(args.calib, args.calib_frames, args.calib_count)
+    elif not draws_own_inputs(args.model):
+        raise EdgeimgError("--calib DATA: required for this model (images to calibrate on)")
     print_int8(quantize_model(args.model, args.output, calibration, plan))
     return 0

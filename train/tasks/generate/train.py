@@ -1,0 +1,354 @@
+"""Training of generators: the DCGAN's alternating updates and the VAE's ELBO, in one loop.
+
+``train_generator(config)`` reads the data, builds the networks (:mod:`.models`), trains with
+``tf.function`` steps, and after every epoch logs the losses, writes a sample grid from fixed
+latents (``OUT_samples/epoch_NNN.png``: the same z every epoch, so a user watches one set of
+images take shape; one column per class for a conditional model) and a checkpoint of every
+network and optimizer (``OUT_checkpoints/``, ``--resume`` continues from it). The result is the
+generator (the VAE's decoder) as an edgeimg ``.keras`` file with the ``generate`` contract.
+
+DCGAN: non-saturating loss (the generator maximises log D(G(z))), one-sided label smoothing
+(real targets ``smooth``, 0.9), Adam 2e-4 with beta_1 0.5 for both networks (Radford et al.).
+VAE: reconstruction = binary cross-entropy of the pixels in 0..1 summed per image, KL of
+q(z | x) to N(0, I), loss = recon + beta * KL (beta 1: the ELBO; reported in nats per image).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from edgeimg.runtime.contract import ColorOrder, ModelContract, ResizeMode
+from edgeimg.runtime.errors import EdgeimgError, parse_enum
+from edgeimg.runtime.sinks import write_image
+from edgeimg.runtime.tasks.generate.images import grid, to_uint8
+from edgeimg.runtime.tasks.generate.latent import GenerateParams
+from edgeimg.train.fit import save_keras, seed_everything
+from edgeimg.train.tasks.generate import models
+from edgeimg.train.tasks.generate.data import GenerationData, load_images, to_tanh
+
+log = logging.getLogger(__name__)
+
+
+class GenArch(str, Enum):
+    DCGAN = "dcgan"
+    VAE = "vae"
+
+
+@dataclass(frozen=True)
+class GenerateConfig:
+    """What ``edgeimg train generate`` does (see the CLI's --help for each option)."""
+
+    data: Path
+    output: Path
+    arch: GenArch = GenArch.DCGAN
+    conditional: bool = False
+    latent_dim: int | None = None  # None: 100 for the DCGAN (the seed's), 16 for the VAE
+    width: float = 1.0
+    epochs: int = 20
+    batch_size: int = 128
+    steps_per_epoch: int | None = None  # None: the whole training set each epoch
+    learning_rate: float = 2e-4
+    beta: float = 1.0
+    smooth: float = 0.9
+    seed: int = 0
+    image_size: tuple[int, int] | None = None
+    limit: int | None = None
+    resume: bool = False
+    checkpoints: Path | None = None
+    samples: Path | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "arch", parse_enum(GenArch, self.arch, "--arch"))
+        if self.output.suffix != ".keras":
+            raise EdgeimgError(f"-o/--output: expected a .keras file name, got {self.output}")
+        limits = (
+            ("--epochs", self.epochs, self.epochs >= 1, ">= 1"),
+            ("--batch-size", self.batch_size, self.batch_size >= 2, ">= 2"),
+            ("--lr", self.learning_rate, self.learning_rate > 0, "> 0"),
+            ("--width", self.width, self.width > 0, "> 0"),
+            ("--beta", self.beta, self.beta >= 0, ">= 0"),
+            ("--smooth", self.smooth, 0.5 <= self.smooth <= 1.0, "0.5..1"),
+        )
+        for name, value, ok, expected in limits:
+            if not ok:
+                raise EdgeimgError(f"{name}: expected {expected}, got {value}")
+        if self.latent_dim is not None and self.latent_dim < 1:
+            raise EdgeimgError(f"--latent-dim: expected >= 1, got {self.latent_dim}")
+        if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
+            raise EdgeimgError(f"--steps: expected >= 1, got {self.steps_per_epoch}")
+
+    @property
+    def latent(self) -> int:
+        return self.latent_dim or (100 if self.arch is GenArch.DCGAN else 16)
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.checkpoints or self.output.with_name(self.output.stem + "_checkpoints")
+
+    @property
+    def sample_dir(self) -> Path:
+        return self.samples or self.output.with_name(self.output.stem + "_samples")
+
+
+@dataclass
+class EpochLog:
+    epoch: int
+    seconds: float
+    losses: dict[str, float] = field(default_factory=dict)
+
+    def line(self, epochs: int) -> str:
+        parts = ", ".join(f"{k} {v:.4f}" for k, v in self.losses.items())
+        return f"epoch {self.epoch}/{epochs}: {parts} ({self.seconds:.0f} s)"
+
+
+@dataclass(frozen=True)
+class GenerateResult:
+    path: Path
+    contract: ModelContract
+    params: int
+    seconds: float
+    history: tuple[EpochLog, ...]
+    samples: Path | None
+    vae_test: dict[str, float] | None = None  # VAE: recon, kl, elbo (nats per image), test set
+
+
+def generator_contract(data: GenerationData, config: GenerateConfig) -> ModelContract:
+    height, width, channels = data.image_shape
+    params = GenerateParams(config.latent, config.conditional, config.arch.value, (height, width))
+    return ModelContract(
+        task="generate",
+        class_names=data.class_names,
+        input_size=None,
+        channels=channels,
+        color_order=ColorOrder.GRAY if channels == 1 else ColorOrder.RGB,
+        mean=(0.0,) * channels,
+        std=(1.0,) * channels,
+        resize=ResizeMode.NONE,
+        decoder="tanh",
+        output_names=("image",),
+        task_params={**vars(params), "image_size": [height, width]},
+    )
+
+
+class Networks:
+    """The networks of one architecture, their optimizers, and one training step."""
+
+    def __init__(self, config: GenerateConfig, shape: tuple[int, int, int], classes: int) -> None:
+        self.config, self.classes = config, classes
+        cond = classes if config.conditional else 0
+        self.cond = cond
+        latent = config.latent
+        if config.arch is GenArch.DCGAN:
+            self.generator = models.dcgan_generator(latent, shape, cond, config.width)
+            self.critic = models.dcgan_discriminator(shape, cond, config.width)
+            self.g_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.5)
+            self.d_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.5)
+            self.trackables = {
+                "generator": self.generator, "discriminator": self.critic,
+                "g_optimizer": self.g_opt, "d_optimizer": self.d_opt,
+            }  # fmt: skip
+            self.step = tf.function(self._gan_step)
+        else:
+            self.generator = models.vae_decoder(latent, shape, cond, config.width)
+            self.encoder = models.vae_encoder(latent, shape, cond, config.width)
+            self.opt = keras.optimizers.Adam(config.learning_rate * 5)  # 1e-3 at the default
+            self.trackables = {
+                "decoder": self.generator, "encoder": self.encoder, "optimizer": self.opt,
+            }  # fmt: skip
+            self.step = tf.function(self._vae_step)
+
+    def one_hot(self, labels: tf.Tensor) -> tf.Tensor:
+        return tf.one_hot(labels, self.cond) if self.cond else tf.zeros((tf.shape(labels)[0], 0))
+
+    def latent_input(self, z: tf.Tensor, one_hot: tf.Tensor) -> tf.Tensor:
+        return tf.concat([z, one_hot], axis=1) if self.cond else z
+
+    def with_label(self, image: tf.Tensor, one_hot: tf.Tensor) -> object:
+        """The critic's/encoder's input: the image, and the one-hot when conditional."""
+        return [image, one_hot] if self.cond else image
+
+    def _gan_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+        bce = keras.losses.BinaryCrossentropy(from_logits=True)
+        one_hot = self.one_hot(labels)
+        z = tf.random.normal((tf.shape(real)[0], self.config.latent))
+        with tf.GradientTape() as g_tape, tf.GradientTape() as d_tape:
+            fake = self.generator(self.latent_input(z, one_hot), training=True)
+            real_logit = self.critic(self.with_label(real, one_hot), training=True)
+            fake_logit = self.critic(self.with_label(fake, one_hot), training=True)
+            d_loss = bce(tf.fill(tf.shape(real_logit), self.config.smooth), real_logit) + bce(
+                tf.zeros_like(fake_logit), fake_logit
+            )
+            g_loss = bce(tf.ones_like(fake_logit), fake_logit)  # non-saturating
+        g_vars, d_vars = self.generator.trainable_variables, self.critic.trainable_variables
+        self.g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
+        self.d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        return {
+            "d_loss": d_loss,
+            "g_loss": g_loss,
+            "d_real": tf.reduce_mean(tf.sigmoid(real_logit)),
+            "d_fake": tf.reduce_mean(tf.sigmoid(fake_logit)),
+        }
+
+    def vae_terms(
+        self, real: tf.Tensor, labels: tf.Tensor, training: bool
+    ) -> tuple[tf.Tensor, tf.Tensor]:
+        """Per-image reconstruction BCE (nats) and KL, each (N,)."""
+        one_hot = self.one_hot(labels)
+        mean, log_var = self.encoder(self.with_label(real, one_hot), training=training)
+        z = mean + tf.exp(0.5 * log_var) * tf.random.normal(tf.shape(mean)) if training else mean
+        recon = self.generator(self.latent_input(z, one_hot), training=training)
+        target = (real + 1.0) / 2.0
+        prob = tf.clip_by_value((recon + 1.0) / 2.0, 1e-6, 1.0 - 1e-6)
+        bce = -(target * tf.math.log(prob) + (1.0 - target) * tf.math.log(1.0 - prob))
+        recon_nats = tf.reduce_sum(bce, axis=[1, 2, 3])
+        kl = -0.5 * tf.reduce_sum(1.0 + log_var - tf.square(mean) - tf.exp(log_var), axis=1)
+        return recon_nats, kl
+
+    def _vae_step(self, real: tf.Tensor, labels: tf.Tensor) -> dict[str, tf.Tensor]:
+        with tf.GradientTape() as tape:
+            recon, kl = self.vae_terms(real, labels, training=True)
+            loss = tf.reduce_mean(recon + self.config.beta * kl)
+        variables = self.encoder.trainable_variables + self.generator.trainable_variables
+        self.opt.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
+        return {"loss": loss, "recon": tf.reduce_mean(recon), "kl": tf.reduce_mean(kl)}
+
+
+def fixed_latents(config: GenerateConfig, classes: int) -> np.ndarray:
+    """The sample grid's inputs: 100 draws (seed 1234); conditional models get the classes in
+    columns (row-major grid, ``classes`` columns)."""
+    columns = classes if config.conditional and classes <= 16 else 10
+    count = columns * 10
+    z = np.random.default_rng(1234).standard_normal((count, config.latent)).astype(np.float32)
+    if not config.conditional:
+        return z
+    labels = np.arange(count) % classes
+    return np.concatenate([z, np.eye(classes, dtype=np.float32)[labels]], axis=1)
+
+
+def sample_grid(generator: keras.Model, inputs: np.ndarray, columns: int) -> np.ndarray:
+    images = to_uint8(np.asarray(generator(inputs, training=False)))
+    if images.shape[-1] == 3:
+        images = images[..., ::-1]  # RGB data -> BGR PNG
+    return grid(images, columns, scale=2)
+
+
+def train_generator(config: GenerateConfig, data: GenerationData | None = None) -> GenerateResult:
+    """Train as ``config`` says; returns the saved generator (see the module doc)."""
+    started = time.monotonic()
+    seed_everything(config.seed)
+    data = data or load_images(config.data, config.image_size)
+    x_train, y_train = data.x_train, data.y_train
+    if config.limit:
+        x_train, y_train = x_train[: config.limit], y_train[: config.limit]
+    if len(x_train) < config.batch_size:
+        raise EdgeimgError(
+            f"{config.data}: {len(x_train)} training images, fewer than one batch of "
+            f"{config.batch_size}"
+        )
+    classes = len(data.class_names)
+    if config.conditional and classes < 2:
+        raise EdgeimgError(
+            f"--conditional: {config.data} has {classes} class; a conditional model needs "
+            "labelled data (class sub-folders or a dataset with labels)"
+        )
+    models.check_shape(data.image_shape)
+    contract = generator_contract(data, config)
+    nets = Networks(config, data.image_shape, classes)
+    epoch_var = tf.Variable(0, dtype=tf.int64, name="epoch")
+    checkpoint = tf.train.Checkpoint(epoch=epoch_var, **nets.trackables)
+    manager = tf.train.CheckpointManager(checkpoint, str(config.checkpoint_dir), max_to_keep=2)
+    if config.resume:
+        if manager.latest_checkpoint is None:
+            raise EdgeimgError(f"--resume: no checkpoint in {config.checkpoint_dir}")
+        checkpoint.restore(manager.latest_checkpoint).expect_partial()
+        log.info("resumed from %s (epoch %d)", manager.latest_checkpoint, int(epoch_var))
+    dataset = (
+        tf.data.Dataset.from_tensor_slices((x_train, y_train))
+        .shuffle(min(len(x_train), 60_000), seed=config.seed, reshuffle_each_iteration=True)
+        .batch(config.batch_size, drop_remainder=True)
+        .map(lambda x, y: (tf.cast(x, tf.float32) / 127.5 - 1.0, y), tf.data.AUTOTUNE)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+    if config.steps_per_epoch:
+        dataset = dataset.repeat().take(config.steps_per_epoch)
+    inputs = fixed_latents(config, classes)
+    columns = classes if config.conditional and classes <= 16 else 10
+    history: list[EpochLog] = []
+    log_path = config.checkpoint_dir / "log.jsonl"
+    config.checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    config.sample_dir.mkdir(parents=True, exist_ok=True)
+    if not config.resume:
+        log_path.unlink(missing_ok=True)  # a fresh run starts its own log
+    for epoch in range(int(epoch_var) + 1, config.epochs + 1):
+        tick = time.monotonic()
+        sums: dict[str, float] = {}
+        steps = 0
+        for real, labels in dataset:
+            for key, value in nets.step(real, labels).items():
+                sums[key] = sums.get(key, 0.0) + float(value)
+            steps += 1
+        entry = EpochLog(epoch, time.monotonic() - tick, {k: v / steps for k, v in sums.items()})
+        history.append(entry)
+        log.info("%s", entry.line(config.epochs))
+        write_image(
+            config.sample_dir / f"epoch_{epoch:03d}.png",
+            sample_grid(nets.generator, inputs, columns),
+        )
+        epoch_var.assign(epoch)
+        manager.save()
+        with open(log_path, "a") as handle:  # one line per epoch, kept across --resume
+            handle.write(
+                json.dumps({"epoch": epoch, "seconds": entry.seconds, **entry.losses}) + "\n"
+            )
+    test_terms = None
+    if config.arch is GenArch.VAE and len(data.x_test):
+        test_terms = vae_test_terms(nets, data)
+        log.info("VAE on %d test images: %s", len(data.x_test), test_terms)
+    save_keras(nets.generator, config.output, contract)
+    samples = config.sample_dir / f"epoch_{config.epochs:03d}.png"
+    return GenerateResult(
+        config.output,
+        contract,
+        nets.generator.count_params(),
+        time.monotonic() - started,
+        tuple(history),
+        samples if samples.exists() else None,
+        test_terms,
+    )
+
+
+def vae_test_terms(nets: Networks, data: GenerationData) -> dict[str, float]:
+    """Mean reconstruction BCE, KL and the negative ELBO (nats per image) on the test split,
+    z at the posterior mean for the reconstruction, and the pixel MAE (0..255) of it."""
+    recon_sum = kl_sum = mae_sum = 0.0
+    for start in range(0, len(data.x_test), 500):
+        real = tf.constant(to_tanh(data.x_test[start : start + 500]))
+        labels = data.y_test[start : start + 500]
+        recon, kl = nets.vae_terms(real, tf.constant(labels), training=False)
+        recon_sum += float(tf.reduce_sum(recon))
+        kl_sum += float(tf.reduce_sum(kl))
+        one_hot = nets.one_hot(tf.constant(labels))
+        mean, _ = nets.encoder(nets.with_label(real, one_hot), training=False)
+        images = to_uint8(
+            np.asarray(nets.generator(nets.latent_input(mean, one_hot), training=False))
+        )
+        mae_sum += float(
+            np.abs(images.astype(np.float32) - data.x_test[start : start + 500]).mean()
+        ) * len(real)
+    count = len(data.x_test)
+    recon_mean, kl_mean = recon_sum / count, kl_sum / count
+    return {
+        "recon_nats": recon_mean,
+        "kl_nats": kl_mean,
+        "neg_elbo_nats": recon_mean + kl_mean,
+        "recon_mae_pixels": mae_sum / count,
+    }
