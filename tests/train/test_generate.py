@@ -208,3 +208,33 @@ def test_generate_bad_input_is_one_line_and_writes_nothing(
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1
     assert set(tmp_path.iterdir()) == before
+
+
+def test_bench_generate_scores_and_times_every_engine(cgan, judge, tmp_path, capsys):
+    from edgeimg.bench.generate import main as bench_main
+
+    onnx_path, int8 = tmp_path / "g.onnx", tmp_path / "g.int8.onnx"
+    assert main(["-q", "export", str(cgan), "-o", str(onnx_path)]) == 0
+    assert (
+        main(["-q", "quantize", str(onnx_path), "-o", str(int8), "--force", "--rounds", "5"]) == 0
+    )
+    report = tmp_path / "bench.json"
+    code = bench_main(
+        ["--model", str(onnx_path), "--model", str(int8), "--judge", str(judge),
+         "--data", str(FASHION), "--count", "300", "--speed", str(cgan), "--onnx",
+         str(onnx_path), "--int8", str(int8), "--iterations", "4", "--json", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "| floor: 300 train images |" in out and "avx" in out.lower()
+    figures = json.loads(report.read_text())
+    rows = figures["quality"]["rows"]
+    assert [r["name"] for r in rows] == ["g.onnx", "g.int8.onnx"]
+    # a few steps of training are far from the data: FID well above the train-vs-test floor
+    assert all(r["fid"] > 2 * figures["quality"]["floor"] for r in rows)
+    assert all(0 <= r["class_accuracy"] <= 1 and len(r["per_class"]) == 10 for r in rows)
+    timed = {
+        (r["engine"], r["precision"], r["batch"]) for r in figures["speed"]["rows"] if r["p50_ms"]
+    }
+    assert {("onnxruntime", "fp32", 1), ("onnxruntime", "int8", 64), ("litert", "int8", 1),
+            ("opencv dnn", "fp32", 1), ("keras/tensorflow", "fp32", 64)} <= timed  # fmt: skip
