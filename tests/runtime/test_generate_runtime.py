@@ -106,7 +106,7 @@ def test_the_bundled_generator_makes_the_asked_classes():
 
 
 def test_predict_refuses_a_generator_and_generate_refuses_a_detector(tmp_path, capsys):
-    with pytest.raises(EdgeimgError, match="takes no image .* run it with `edgeimg generate`"):
+    with pytest.raises(EdgeimgError, match=r"takes no image .* run it with `edgeimg generate`"):
         load_model(bundled_model_path("generate"))
     out = tmp_path / "grid.png"
     assert main(["generate", str(bundled_model_path("detect")), "-o", str(out)]) == 2
