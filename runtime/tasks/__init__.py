@@ -1,6 +1,6 @@
 """The task registry of the runtime: task name -> :class:`TaskSpec`.
 
-Built in: ``detect`` (``runtime/tasks/detect/``) and ``classify`` (``runtime/tasks/classify/``).
+Built in: ``detect``, ``classify``, ``segment``, ``upscale`` and ``generate`` (``runtime/tasks/<name>/``).
 A task lives in one folder that ends with ``register_task(TaskSpec(...))``. Another package can
 add a task without touching edgeimg through the entry point group ``edgeimg.tasks``; each entry
 names a module (registered on import) or a TaskSpec::

@@ -25,6 +25,7 @@ from pathlib import Path
 import keras
 import numpy as np
 import tensorflow as tf
+from tqdm import tqdm
 
 from edgeimg.runtime.contract import ColorOrder, ModelContract, ResizeMode
 from edgeimg.runtime.errors import EdgeimgError, parse_enum
@@ -292,10 +293,15 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
         tick = time.monotonic()
         sums: dict[str, float] = {}
         steps = 0
-        for real, labels in dataset:
+        total = config.steps_per_epoch or len(x_train) // config.batch_size
+        # a bar on a terminal (tqdm's disable=None: off when stderr is not a TTY, as in logs)
+        bar = tqdm(dataset, total=total, desc=f"epoch {epoch}", leave=False, disable=None)
+        for real, labels in bar:
             for key, value in nets.step(real, labels).items():
                 sums[key] = sums.get(key, 0.0) + float(value)
             steps += 1
+            if steps % 20 == 0:
+                bar.set_postfix({k: f"{v / steps:.3f}" for k, v in sums.items() if "loss" in k})
         entry = EpochLog(epoch, time.monotonic() - tick, {k: v / steps for k, v in sums.items()})
         history.append(entry)
         log.info("%s", entry.line(config.epochs))
