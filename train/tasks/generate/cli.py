@@ -57,6 +57,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="DCGAN: target of real images for the discriminator (one-sided label "
         "smoothing; default 0.9, 1 turns it off)",
     )
+    parser.add_argument(
+        "--aux-weight",
+        type=float,
+        default=0.0,
+        help="conditional DCGAN: weight of an auxiliary class loss (AC-GAN) on the "
+        "discriminator's class head (default 0: projection only)",
+    )
     parser.add_argument("--image-size", metavar="HxW", help="resize folder images (default 28x28)")
     parser.add_argument("--limit", type=int, help="use only the first N training images")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -84,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
         learning_rate=args.lr,
         beta=args.beta,
         smooth=args.smooth,
+        aux_weight=args.aux_weight,
         seed=args.seed,
         image_size=parse_size(args.image_size) if args.image_size else None,
         limit=args.limit,
@@ -96,9 +104,11 @@ def run(args: argparse.Namespace) -> int:
     if result.samples is not None:
         print(f"samples: {result.samples}")
     if result.vae_test is not None:
+        test = result.vae_test
         print(
-            "VAE on the test set (nats per image): "
-            + ", ".join(f"{k} {v:.2f}" for k, v in result.vae_test.items())
+            f"VAE on the test set: -ELBO {test['neg_elbo_nats']:.2f} nats per image "
+            f"(reconstruction {test['recon_nats']:.2f} + KL {test['kl_nats']:.2f}); "
+            f"reconstruction MAE {test['recon_mae_pixels']:.2f} of 255"
         )
     write_json(
         args.json,

@@ -66,9 +66,13 @@ def dcgan_generator(
 
 
 def dcgan_discriminator(
-    image_shape: tuple[int, int, int], num_classes: int = 0, width: float = 1.0
+    image_shape: tuple[int, int, int],
+    num_classes: int = 0,
+    width: float = 1.0,
+    auxiliary: bool = False,
 ) -> keras.Model:
-    """The seed's discriminator (a logit per image), conditional by projection."""
+    """The seed's discriminator (a logit per image), conditional by projection; ``auxiliary``
+    adds a second output, class logits (N, num_classes), for an AC-GAN loss (Odena et al. 2017)."""
     image = keras.Input(check_shape(image_shape), name="image")
     label = keras.Input((num_classes,), name="label") if num_classes else None
     x = image
@@ -84,6 +88,9 @@ def dcgan_discriminator(
         return keras.Model(image, logit, name="dcgan_discriminator")
     embed = layers.Dense(h.shape[-1], use_bias=False, name="class_embed")(label)
     logit = layers.Add(name="projected")([logit, layers.Dot(axes=1, name="project")([h, embed])])
+    if auxiliary:
+        classes = layers.Dense(num_classes, name="class_logits")(h)
+        return keras.Model([image, label], [logit, classes], name="dcgan_discriminator")
     return keras.Model([image, label], logit, name="dcgan_discriminator")
 
 

@@ -9,6 +9,9 @@ generator (the VAE's decoder) as an edgeimg ``.keras`` file with the ``generate`
 
 DCGAN: non-saturating loss (the generator maximises log D(G(z))), one-sided label smoothing
 (real targets ``smooth``, 0.9), Adam 2e-4 with beta_1 0.5 for both networks (Radford et al.).
+Class-conditional: a projection discriminator, plus with ``aux_weight`` > 0 an auxiliary class
+head (AC-GAN): D's loss adds the cross-entropy of the real images' classes, G's that of the
+classes it was asked for, times ``aux_weight``.
 VAE: reconstruction = binary cross-entropy of the pixels in 0..1 summed per image, KL of
 q(z | x) to N(0, I), loss = recon + beta * KL (beta 1: the ELBO; reported in nats per image).
 """
@@ -60,6 +63,7 @@ class GenerateConfig:
     learning_rate: float = 2e-4
     beta: float = 1.0
     smooth: float = 0.9
+    aux_weight: float = 0.0
     seed: int = 0
     image_size: tuple[int, int] | None = None
     limit: int | None = None
@@ -78,6 +82,7 @@ class GenerateConfig:
             ("--width", self.width, self.width > 0, "> 0"),
             ("--beta", self.beta, self.beta >= 0, ">= 0"),
             ("--smooth", self.smooth, 0.5 <= self.smooth <= 1.0, "0.5..1"),
+            ("--aux-weight", self.aux_weight, self.aux_weight >= 0, ">= 0"),
         )
         for name, value, ok, expected in limits:
             if not ok:
@@ -150,7 +155,8 @@ class Networks:
         latent = config.latent
         if config.arch is GenArch.DCGAN:
             self.generator = models.dcgan_generator(latent, shape, cond, config.width)
-            self.critic = models.dcgan_discriminator(shape, cond, config.width)
+            self.auxiliary = bool(cond) and config.aux_weight > 0
+            self.critic = models.dcgan_discriminator(shape, cond, config.width, self.auxiliary)
             self.g_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.5)
             self.d_opt = keras.optimizers.Adam(config.learning_rate, beta_1=0.5)
             self.trackables = {
@@ -185,10 +191,17 @@ class Networks:
             fake = self.generator(self.latent_input(z, one_hot), training=True)
             real_logit = self.critic(self.with_label(real, one_hot), training=True)
             fake_logit = self.critic(self.with_label(fake, one_hot), training=True)
+            if self.auxiliary:  # AC-GAN: D learns the class of real images, G is scored on it
+                (real_logit, real_class), (fake_logit, fake_class) = real_logit, fake_logit
             d_loss = bce(tf.fill(tf.shape(real_logit), self.config.smooth), real_logit) + bce(
                 tf.zeros_like(fake_logit), fake_logit
             )
             g_loss = bce(tf.ones_like(fake_logit), fake_logit)  # non-saturating
+            if self.auxiliary:
+                ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+                weight = self.config.aux_weight
+                d_loss += weight * ce(labels, real_class)
+                g_loss += weight * ce(labels, fake_class)
         g_vars, d_vars = self.generator.trainable_variables, self.critic.trainable_variables
         self.g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
         self.d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
