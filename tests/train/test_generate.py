@@ -91,6 +91,19 @@ def test_conditional_gan_trains_on_real_images(cgan_run, cgan):
     assert [entry["epoch"] for entry in log] == [1, 2, 3]
 
 
+def test_the_auxiliary_class_loss_teaches_the_discriminator_the_classes(tmp_path, fashion):
+    result = train_generator(
+        GenerateConfig(
+            FASHION, tmp_path / "ac.keras", "dcgan", conditional=True, width=0.25, epochs=3,
+            batch_size=64, steps_per_epoch=20, aux_weight=1.0, seed=2,
+        ),
+        fashion,
+    )  # fmt: skip
+    first, last = result.history[0].losses, result.history[-1].losses
+    assert last["d_class"] < 0.85 * first["d_class"]  # from ln 10 = 2.3 towards the classes
+    assert {"g_class", "d_loss", "g_loss"} <= set(last)
+
+
 def test_resume_continues_from_the_checkpoint(tmp_path, fashion):
     out = tmp_path / "vae.keras"
     base = dict(arch="vae", epochs=1, batch_size=64, steps_per_epoch=4, width=0.25)

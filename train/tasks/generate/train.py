@@ -197,11 +197,12 @@ class Networks:
                 tf.zeros_like(fake_logit), fake_logit
             )
             g_loss = bce(tf.ones_like(fake_logit), fake_logit)  # non-saturating
+            extra = {}
             if self.auxiliary:
                 ce = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-                weight = self.config.aux_weight
-                d_loss += weight * ce(labels, real_class)
-                g_loss += weight * ce(labels, fake_class)
+                extra = {"d_class": ce(labels, real_class), "g_class": ce(labels, fake_class)}
+                d_loss += self.config.aux_weight * extra["d_class"]
+                g_loss += self.config.aux_weight * extra["g_class"]
         g_vars, d_vars = self.generator.trainable_variables, self.critic.trainable_variables
         self.g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
         self.d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
@@ -210,6 +211,7 @@ class Networks:
             "g_loss": g_loss,
             "d_real": tf.reduce_mean(tf.sigmoid(real_logit)),
             "d_fake": tf.reduce_mean(tf.sigmoid(fake_logit)),
+            **extra,
         }
 
     def vae_terms(
