@@ -141,7 +141,7 @@ def generator_contract(data: GenerationData, config: GenerateConfig) -> ModelCon
         resize=ResizeMode.NONE,
         decoder="tanh",
         output_names=("image",),
-        task_params={**vars(params), "image_size": [height, width]},
+        task_params=vars(params),
     )
 
 
