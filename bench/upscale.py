@@ -5,7 +5,8 @@
 
 Rows: OpenCV ``resize`` (bicubic, Lanczos), MATLAB-style bicubic (edgeimg's, the papers' baseline),
 and the upscaler through edgeimg's runtime (``Model.predict``: Y through the model, chroma
-bicubic) on onnxruntime FP32/INT8 and OpenCV dnn. Quality: Y-PSNR and SSIM on the test set (LR
+bicubic) on onnxruntime FP32/INT8 and OpenCV dnn; with ``--keras`` the same model converted to
+LiteRT FP32 and (``--calib DIR``) full-integer INT8. Quality: Y-PSNR and SSIM on the test set (LR
 made by MATLAB bicubic, ``scale`` border shaved). Speed: one interleaved run, every row
 enlarging the same 640x360 frame (to 1920x1080 at x3), p50/p90 in ms. OpenCV's ``dnn_superres``
 reads the published ESPCN/FSRCNN ``.pb`` files, which cannot be fetched here: our ONNX model
@@ -101,6 +102,73 @@ def contenders(
     return out
 
 
+def litert_contenders(
+    keras_path: Path, scale: int, calibration: Path | None, threads: int
+) -> dict[str, Enlarge]:
+    """The same Keras upscaler converted to LiteRT (XNNPACK): FP32, and full-integer INT8
+    calibrated on 32 random 64x64 Y crops of the ``calibration`` folder's images (never the
+    test set). The frame goes through the runtime's own ``prepare_luma`` and ``ycbcr`` decoder,
+    so only the engine differs from the edgeimg rows; the interpreter is resized to each
+    frame's size."""
+    from dataclasses import replace
+
+    from ai_edge_litert.interpreter import Interpreter
+
+    from edgeimg.bench.peers.litert import convert
+    from edgeimg.export.keras_file import load_keras
+    from edgeimg.runtime.contract import Layout
+    from edgeimg.runtime.tasks.upscale.image import prepare_luma, split_luma
+    from edgeimg.runtime.tasks.upscale.ycbcr import YCbCrDecoder
+    from edgeimg.train.tasks import import_keras_objects
+    from edgeimg.train.tasks.upscale.data import list_images
+
+    import_keras_objects()
+    model, contract = load_keras(keras_path)
+    contract = replace(contract, layout=Layout.NHWC)
+    decoder = YCbCrDecoder(scale)
+    crops = None
+    if calibration is not None:
+        rng = np.random.default_rng(0)
+        ys = [split_luma(cv2.imread(str(p)))[0] for p in list_images(calibration)[:32]]
+        picks = []
+        for i in range(32):
+            y = ys[i % len(ys)]
+            top, left = (int(rng.integers(0, d - 64)) for d in y.shape[:2])
+            picks.append(y[top : top + 64, left : left + 64, None])
+        crops = np.stack(picks).astype(np.float32)
+
+    def engine(flatbuffer: bytes) -> Enlarge:
+        interpreter = Interpreter(model_content=flatbuffer, num_threads=threads)
+        source = interpreter.get_input_details()[0]
+        shape: list[tuple[int, ...]] = [()]
+
+        def enlarge(image: np.ndarray) -> np.ndarray:
+            tensor, transform = prepare_luma(image, contract)
+            if tensor.shape != shape[0]:
+                interpreter.resize_tensor_input(source["index"], tensor.shape)
+                interpreter.allocate_tensors()
+                shape[0] = tensor.shape
+            detail = interpreter.get_input_details()[0]
+            if detail["dtype"] != np.float32:
+                q, zero = detail["quantization"]
+                tensor = np.clip(np.rint(tensor / q) + zero, -128, 127).astype(detail["dtype"])
+            interpreter.set_tensor(detail["index"], tensor)
+            interpreter.invoke()
+            out = interpreter.get_output_details()[0]
+            hr = interpreter.get_tensor(out["index"])
+            if out["dtype"] != np.float32:
+                q, zero = out["quantization"]
+                hr = (hr.astype(np.float32) - zero) * q
+            return decoder([hr], transform).image
+
+        return enlarge
+
+    out = {"LiteRT FP32": engine(convert(model))}
+    if crops is not None:
+        out["LiteRT INT8"] = engine(convert(model, crops))
+    return out
+
+
 def quality(enlarge: Enlarge, folder: Path, scale: int) -> tuple[float, float]:
     """Mean Y-PSNR and SSIM (border ``scale`` shaved) over the images of ``folder``."""
     from edgeimg.train.tasks.upscale.color import rgb_to_y
@@ -163,11 +231,15 @@ def bench_upscale(
     frame_hw: tuple[int, int] = (360, 640),
     threads: int = 1,
     plan: RunPlan | None = None,
+    keras: Path | None = None,
+    calibration: Path | None = None,
 ) -> list[UpscaleRow]:
     plan = plan or RunPlan(warmup=3, iterations=30, rounds=5)
     rng = np.random.default_rng(0)
     frame = cv2.GaussianBlur(rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8), (5, 5), 0)
     named = contenders(scale, model, int8, threads)
+    if keras is not None:
+        named.update(litert_contenders(keras, scale, calibration, threads))
     scores = {name: quality(enlarge, folder, scale) for name, enlarge in named.items()}
     latencies = measure_interleaved([Timed(e, frame, threads) for e in named.values()], plan)
     rows = []
@@ -197,6 +269,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m edgeimg.bench.upscale", description=__doc__)
     parser.add_argument("--model", type=Path, help="x3 upscaler ONNX (default: the bundled one)")
     parser.add_argument("--int8", type=Path, help="its INT8 file (edgeimg quantize)")
+    parser.add_argument(
+        "--keras", type=Path, help="its .keras file: adds LiteRT FP32 (and INT8 with --calib)"
+    )
+    parser.add_argument(
+        "--calib", type=Path, help="images for LiteRT's INT8 calibration (not the test set)"
+    )
     parser.add_argument("--set", type=Path, default=Path("../shared/data/SR/CSet5"))
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
@@ -213,7 +291,14 @@ def main(argv: list[str] | None = None) -> int:
         model = args.model or bundled_model_path("upscale")
         plan = RunPlan(warmup=3, iterations=args.iterations, rounds=5)
         rows = bench_upscale(
-            args.set, args.scale, model, args.int8, threads=args.threads, plan=plan
+            args.set,
+            args.scale,
+            model,
+            args.int8,
+            threads=args.threads,
+            plan=plan,
+            keras=args.keras,
+            calibration=args.calib,
         )
     except EdgeimgError as exc:
         print(f"bench upscale: error: {exc}", file=sys.stderr)

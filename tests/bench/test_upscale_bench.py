@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from edgeimg.bench.harness import RunPlan
@@ -74,3 +75,32 @@ def test_compare_writes_bicubic_model_original_side_by_side(two_set5_images, tmp
         # the right panel is the original itself (below its label)
         assert (panels[40:, 2 * width :] == original[40:height, :width]).all()
     assert sorted(p.name for p in out.iterdir()) == ["baby.png", "bird.png"]  # no temp files
+
+
+def test_litert_rows_run_the_same_keras_model_through_the_runtime_colour_path(
+    two_set5_images, tmp_path
+):
+    pytest.importorskip("ai_edge_litert")
+    from edgeimg.bench.upscale import litert_contenders, quality
+    from edgeimg.train.fit import save_keras
+    from edgeimg.train.tasks.upscale.contract import upscale_contract
+    from edgeimg.train.tasks.upscale.models import build_upscaler
+
+    path = save_keras(build_upscaler("espcn", 3, 16), tmp_path / "x3.keras", upscale_contract(3))
+    rows = litert_contenders(path, 3, two_set5_images, threads=1)
+    assert set(rows) == {"LiteRT FP32", "LiteRT INT8"}
+    frame = np.full((20, 30, 3), 128, np.uint8)
+    for enlarge in rows.values():
+        assert enlarge(frame).shape == (60, 90, 3)
+        assert enlarge(frame[:10, :12]).shape == (30, 36, 3)  # resized to each frame's size
+    # LiteRT FP32 gives Keras's image (same prepare and decoder), INT8 stays close on real images
+    from edgeimg.export.keras_file import load_keras
+    from edgeimg.runtime.tasks.upscale.image import prepare_luma
+    from edgeimg.runtime.tasks.upscale.ycbcr import YCbCrDecoder
+
+    model, contract = load_keras(path)
+    tensor, transform = prepare_luma(frame, contract)
+    keras_image = YCbCrDecoder(3)([np.asarray(model(tensor))], transform).image
+    assert np.abs(rows["LiteRT FP32"](frame).astype(int) - keras_image).max() <= 1
+    fp32, int8 = (quality(rows[name], two_set5_images, 3)[0] for name in sorted(rows))
+    assert abs(fp32 - int8) < 2
