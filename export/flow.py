@@ -223,9 +223,9 @@ def quantize_model(
     """Quantize ``fp32_path`` to INT8 at ``out_path`` behind the report's gate.
 
     calibration: images (H, W, 3) uint8 BGR, or a function returning them (called after the
-    model is checked); None for a task that draws its own inputs (generate:
-    CALIBRATION_INPUTS latent vectors). The INT8 file is written when the report passes (or ``plan.force``);
-    the report's JSON goes to ``plan.report_path`` either way.
+    model is checked); None for a task that draws its own inputs (generate: CALIBRATION_INPUTS
+    latent vectors). The INT8 file is written when the report passes (or ``plan.force``); the
+    report's JSON goes to ``plan.report_path`` either way.
     """
     plan = plan or QuantizePlan()
     fp32_path, output = Path(fp32_path), Path(out_path)
@@ -236,6 +236,11 @@ def quantize_model(
     contract = onnx_contract(proto, str(fp32_path))
     task = get_export_task(contract.task)
     if task.model_inputs is not None:
+        if calibration is not None:
+            log.warning(
+                "a %s model calibrates on its own input draws; the calibration data is not used",
+                contract.task,
+            )
         batch = task.model_inputs(contract, CALIBRATION_INPUTS, 1)
     elif calibration is None:
         raise EdgeimgError(f"calibration: a {contract.task} model needs calibration images")
