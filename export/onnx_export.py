@@ -23,6 +23,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from edgeimg import __version__
 from edgeimg.export.graph_passes import fold_input_scale, fold_nearest_upsampling
 from edgeimg.export.keras_file import call_model, load_keras, read_contract
@@ -45,6 +47,7 @@ Verify = Callable[["keras.Model", ModelContract, Path], "ParityReport"]
 log = logging.getLogger(__name__)
 
 DEFAULT_OPSET = 17
+CONVERT_ATTEMPTS = 3
 OPSET_RANGE = (13, 18)  # what tf2onnx 1.17 writes and onnxruntime >= 1.16 runs
 # NCHW input by default, chosen with `edgeimg export MODEL --compare-layouts` (onnxruntime 1.32,
 # this 2-core x86, interleaved runs): PETS detector 288x384 NCHW/NHWC median latency 0.977-1.005
@@ -139,14 +142,51 @@ def keras_to_onnx(
         warnings.simplefilter("ignore", FutureWarning)
         patch_tf2onnx()  # Keras's own fix for tf2onnx 1.17 under numpy 2 (np.object, np.cast)
     nchw = ["image"] if options.layout is Layout.NCHW and vector_shape is None else None
-    proto, _ = tf2onnx.convert.from_function(
-        serve, input_signature=spec, opset=options.opset, inputs_as_nchw=nchw
-    )
+    # tf2onnx 1.17's transpose optimizer is not deterministic: about one conversion in 15 of a
+    # one-channel NCHW upscaler ends in Reshape(x, [1, -1, 0, 0, 1]) without the Squeeze that
+    # follows it, giving (1, N, H, W, 1) for (N, H, W, 1). Convert again when the output
+    # shapes on a batch of two differ from Keras's.
+    for attempt in range(1, CONVERT_ATTEMPTS + 1):
+        proto, _ = tf2onnx.convert.from_function(
+            serve, input_signature=spec, opset=options.opset, inputs_as_nchw=nchw
+        )
+        problem = shape_mismatch(proto, model, contract, spec[0], bool(nchw))
+        if not problem:
+            break
+        log.warning("tf2onnx conversion %d of %d: %s", attempt, CONVERT_ATTEMPTS, problem)
+    else:
+        raise EdgeimgError(f"tf2onnx gave a wrong graph {CONVERT_ATTEMPTS} times: {problem}")
     order = {name: i for i, name in enumerate(contract.output_names)}
     outputs = sorted(proto.graph.output, key=lambda o: order[o.name])
     del proto.graph.output[:]
     proto.graph.output.extend(outputs)
     return proto
+
+
+def shape_mismatch(
+    proto: onnx.ModelProto, model: keras.Model, contract: ModelContract, spec: Any, nchw: bool
+) -> str:
+    """How the converted graph's output shapes on a batch of two (dynamic sizes 48) differ
+    from Keras's; empty when they agree."""
+    import onnxruntime as ort
+
+    dims = [2 if i == 0 else (d or 48) for i, d in enumerate(spec.shape.as_list())]
+    batch = np.random.default_rng(0).uniform(0, 255, dims).astype(np.float32)
+    want = {name: np.shape(out) for name, out in call_model(model, batch, contract).items()}
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    session = ort.InferenceSession(
+        proto.SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
+    feed = np.ascontiguousarray(batch.transpose(0, 3, 1, 2)) if nchw else batch
+    names = [o.name for o in session.get_outputs()]
+    got = dict(
+        zip(names, (np.shape(o) for o in session.run(names, {spec.name: feed})), strict=True)
+    )
+    wrong = [
+        f"{n} {got.get(n)} instead of {tuple(w)}" for n, w in want.items() if got.get(n) != tuple(w)
+    ]
+    return ", ".join(wrong)
 
 
 def graph_stats(proto: onnx.ModelProto) -> GraphStats:

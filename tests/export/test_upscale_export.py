@@ -133,3 +133,25 @@ def test_quantize_gates_an_upscaler_on_y_psnr_of_hr_images(tmp_path, capsys):
     assert fp32 > 30.0  # two Set5 images x3: far above nothing, near the figure in the README
     assert abs(fp32 - int8) < 1.0
     assert code in (0, 1) and out.exists() == (code == 0)  # written only when the gate passes
+
+
+def test_a_conversion_that_lost_its_final_squeeze_is_caught():
+    """tf2onnx 1.17 now and then drops the Squeeze after the last Reshape of a one-channel NCHW
+    model; shape_mismatch is what makes the exporter convert again."""
+    pytest.importorskip("tf2onnx")
+    import tensorflow as tf
+
+    from edgeimg.export.onnx_export import ExportOptions, keras_to_onnx, shape_mismatch
+    from edgeimg.train.tasks.upscale.contract import upscale_contract
+    from edgeimg.train.tasks.upscale.models import build_espcn
+
+    model, contract = build_espcn(3, width=8), upscale_contract(3)
+    proto = keras_to_onnx(model, contract, ExportOptions())
+    spec = tf.TensorSpec((None, None, None, 1), tf.float32, name="image")
+    assert shape_mismatch(proto, model, contract, spec, nchw=True) == ""
+    squeeze = proto.graph.node[-1]
+    assert squeeze.op_type == "Squeeze"
+    proto.graph.node[-2].output[0] = squeeze.output[0]  # the Reshape now writes the output
+    proto.graph.node.remove(squeeze)
+    problem = shape_mismatch(proto, model, contract, spec, nchw=True)
+    assert problem == "hr (1, 2, 144, 144, 1) instead of (2, 144, 144, 1)"
