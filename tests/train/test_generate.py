@@ -251,3 +251,12 @@ def test_bench_generate_scores_and_times_every_engine(cgan, judge, tmp_path, cap
     }
     assert {("onnxruntime", "fp32", 1), ("onnxruntime", "int8", 64), ("litert", "int8", 1),
             ("opencv dnn", "fp32", 1), ("keras/tensorflow", "fp32", 64)} <= timed  # fmt: skip
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_training(tmp_path):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("not a folder")
+    config = GenerateConfig(FASHION, blocker / "g.keras", epochs=1)
+    with pytest.raises(EdgeimgError, match="-o/--output: cannot create folder"):
+        train_generator(config, data=None)  # refused before the data is even read
+    assert not (tmp_path / "g_checkpoints").exists()

@@ -30,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
+from edgeimg.runtime.atomic import check_destination
 from edgeimg.runtime.contract import ColorOrder, ModelContract, ResizeMode
 from edgeimg.runtime.errors import EdgeimgError, parse_enum
 from edgeimg.runtime.sinks import write_image
@@ -260,6 +261,13 @@ def sample_grid(generator: keras.Model, inputs: np.ndarray, columns: int) -> np.
 def train_generator(config: GenerateConfig, data: GenerationData | None = None) -> GenerateResult:
     """Train as ``config`` says; returns the saved generator (see the module doc)."""
     started = time.monotonic()
+    try:
+        config.output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise EdgeimgError(
+            f"-o/--output: cannot create folder {config.output.parent}: {exc.strerror}"
+        ) from None
+    check_destination(config.output, "-o/--output")  # before any training, not after it
     seed_everything(config.seed)
     data = data or load_images(config.data, config.image_size)
     x_train, y_train = data.x_train, data.y_train
