@@ -136,6 +136,8 @@ def speed(
     classes = len(contract.class_names)
     calibration = sample_inputs(params, classes, 256, 1)
     names = contract.output_names
+    # Not bench.peers.build_runners: it also times OpenCV dnn on the INT8 file, which takes
+    # 13.5 s per generator call here (measured), and edgeimg's Model, which refuses generators.
     makers: list[tuple[str, str, Any]] = [
         ("keras/tensorflow", "fp32", lambda: KerasRunner(model, names, threads)),
         (
