@@ -2,10 +2,13 @@
 
     python -m edgeimg.bench.peers --model runs/pets/detector.keras --tracker --footprint
     python -m edgeimg.bench.peers --model runs/fmnist/classifier.keras --data /usr/share/datasets/fashion-mnist
+    python -m edgeimg.bench.peers --model runs/camvid/seg.keras
 
 The ONNX files default to MODEL.onnx and MODEL.int8.onnx beside the Keras file. Detectors are
 scored on PETS09-S2L1 frames 601-795 (AP@0.5) and calibrated on frames 1-600; classifiers on
-the test split of --data (top-1), calibrated on its training split.
+the test split of --data (top-1), calibrated on its training split; segmenters on the label
+folder --data (default CamVid/val: mean IoU at each frame's full size), calibrated on --calib
+(default: the ``train`` folder beside it).
 """
 
 from __future__ import annotations
@@ -25,8 +28,12 @@ log = logging.getLogger("edgeimg.bench.peers")
 REPO = Path(__file__).resolve().parents[2]
 
 
+def data_root() -> Path:
+    return Path(os.environ.get("EDGEIMG_DATA", REPO.parent / "shared" / "data"))
+
+
 def default_pets() -> Path:
-    return Path(os.environ.get("EDGEIMG_DATA", REPO.parent / "shared" / "data")) / "PETS09-S2L1"
+    return data_root() / "PETS09-S2L1"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -39,7 +46,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--onnx", type=Path, help="FP32 ONNX export (default: MODEL.onnx)")
     p.add_argument("--int8", type=Path, help="INT8 ONNX export (default: MODEL.int8.onnx)")
     p.add_argument(
-        "--data", type=Path, help="held-out data: classification folder, or a MOT sequence"
+        "--data",
+        type=Path,
+        help="held-out data: classification folder, MOT sequence, or segmentation image folder",
+    )
+    p.add_argument(
+        "--calib",
+        type=Path,
+        help="segmenters: image folder for LiteRT's INT8 calibration (default: train beside --data)",
     )
     p.add_argument(
         "--frames", default="601-795", help="detector held-out frames (default: %(default)s)"
@@ -94,10 +108,14 @@ def run(args: argparse.Namespace) -> int:
     plan = RunPlan(warmup=args.warmup, iterations=args.iterations, rounds=args.rounds)
     machine = machine_report()
     print("\n".join(machine_lines(machine)))
-    readers = {"classify": classification_data, "detect": detection_data}
+    readers = {
+        "classify": classification_data,
+        "detect": detection_data,
+        "segment": segmentation_data,
+    }
     if contract.task not in readers:
         raise EdgeimgError(
-            f"{args.model}: peers compares {' and '.join(readers)} models, got task {contract.task}"
+            f"{args.model}: peers compares {', '.join(readers)} models, got task {contract.task}"
         )
     data, calibration = readers[contract.task](args, contract)
     model = load_keras(args.model, args.threads)
@@ -219,6 +237,25 @@ def detection_data(args: argparse.Namespace, contract):
         ),
         calibration,
     )
+
+
+def segmentation_data(args: argparse.Namespace, contract):
+    """Frames and label masks of --data (default CamVid/val), calibration frames of --calib."""
+    from edgeimg.bench.peers.accuracy import HeldOut, prepare_images
+    from edgeimg.export.calibration import FrameSelection, sample_frames
+    from edgeimg.train.tasks.segment.evaluate import held_out_masks
+
+    root = args.data or data_root() / "CamVid" / "val"
+    calib = args.calib or root.parent / "train"
+    if not root.is_dir() or not calib.is_dir():
+        missing = root if not root.is_dir() else calib
+        raise EdgeimgError(f"segmentation data: no such folder: {missing} (--data, --calib)")
+    held = held_out_masks(str(root), args.samples)
+    tensors, transforms = prepare_images(list(held.images), contract)
+    calibration, _ = prepare_images(
+        sample_frames(calib, FrameSelection(args.calibration_count)), contract
+    )
+    return HeldOut(tensors, transforms=transforms, masks=list(held.targets)), calibration
 
 
 if __name__ == "__main__":

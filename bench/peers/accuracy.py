@@ -1,4 +1,5 @@
-"""Accuracy on held-out data for every peer: top-1 for classifiers, AP@0.5 for detectors.
+"""Accuracy on held-out data for every peer: top-1 for classifiers, AP@0.5 for detectors, mean
+IoU for segmenters.
 
 Every peer sees the same tensors: each held-out image goes once through the runtime's
 ``prepare`` (NHWC, as the Keras model takes it), and each runner converts layout itself.
@@ -22,7 +23,9 @@ class HeldOut:
 
     tensors: (N, H, W, C) float32 NHWC 0..255, what the Keras model takes.
     labels: (N,) int class ids (classifiers), or None.
-    transforms, boxes, box_classes: per image, for detectors (boxes in source pixels).
+    transforms: per image, how it was letterboxed (detectors, segmenters).
+    boxes, box_classes: per image, for detectors (boxes in source pixels).
+    masks: per image, for segmenters: (H, W) uint8 class ids at the source size, 255 void.
     """
 
     tensors: np.ndarray
@@ -30,6 +33,7 @@ class HeldOut:
     transforms: Sequence[Transform] = ()
     boxes: Sequence[np.ndarray] = ()
     box_classes: Sequence[np.ndarray] = ()
+    masks: Sequence[np.ndarray] = ()
 
 
 def prepare_images(
@@ -80,3 +84,22 @@ def detection_ap50(runner: Runner, data: HeldOut, contract: ModelContract) -> fl
     ]
     truth = list(zip(data.boxes, data.box_classes, strict=True))
     return float(detection_ap(predictions, truth, len(contract.class_names)).ap50)
+
+
+def segmentation_miou(runner: Runner, data: HeldOut, contract: ModelContract) -> float:
+    """Mean IoU of the runner's masks, decoded by the runtime's argmax decoder back to each
+    source frame's size (as ``edgeimg predict`` and the export gate do), void left out."""
+    from edgeimg.runtime.tasks import get_task
+    from edgeimg.runtime.tasks.segment.metrics import confusion_matrix, mean_iou
+
+    classes = len(contract.class_names)
+    decoder = get_task(contract.task).decoder_type(contract).from_contract(contract)
+    confusion = np.zeros((classes, classes), np.int64)
+    for start in range(0, len(data.tensors), 8):  # full-frame logits: a few frames at a time
+        outputs = run_all(runner, data.tensors[start : start + 8], batch=8)
+        for i, (transform, truth) in enumerate(
+            zip(data.transforms[start : start + 8], data.masks[start : start + 8], strict=True)
+        ):
+            mask = decoder([o[i : i + 1] for o in outputs], transform).mask
+            confusion += confusion_matrix(truth, mask, classes)
+    return float(mean_iou(confusion))

@@ -56,7 +56,7 @@ class PeerRow:
 
 @dataclass
 class PeersResult:
-    metric: str  # "top-1" or "AP@0.5"
+    metric: str  # "top-1", "AP@0.5" or "mIoU"
     samples: int
     rows: list[PeerRow] = field(default_factory=list)
 
@@ -152,14 +152,13 @@ def build_runners(
 METRICS: dict[str, tuple[str, Callable[[Runner, accuracy.HeldOut, ModelContract], float]]] = {
     "classify": ("top-1", lambda runner, data, contract: accuracy.top1(runner, data)),
     "detect": ("AP@0.5", accuracy.detection_ap50),
+    "segment": ("mIoU", accuracy.segmentation_miou),
 }
 
 
 def metric_for(contract: ModelContract) -> tuple[str, Callable[..., float]]:
     if contract.task not in METRICS:
-        raise EdgeimgError(
-            f"peers compare {' and '.join(METRICS)} models, got task {contract.task}"
-        )
+        raise EdgeimgError(f"peers compare {', '.join(METRICS)} models, got task {contract.task}")
     return METRICS[contract.task]
 
 

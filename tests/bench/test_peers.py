@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -104,3 +106,96 @@ def test_trackers_compare_defaults_and_tuned_thresholds_side_by_side(pets_dir, t
     assert len(rows) == 4 and "tuned" in rows[2].note and "tuned" in rows[3].note
     # every detection scores 0.47: below the default thresholds, above the tuned ones
     assert rows[0].metrics["mota"] == 0.0 and rows[2].metrics["mota"] > 0.8
+
+
+DATA = Path(
+    os.environ.get("EDGEIMG_DATA", Path(__file__).resolve().parents[2].parent / "shared" / "data")
+)
+
+
+def _camvid_subset(folder, data_dir, split: str, count: int):
+    """``count`` CamVid frames of ``split`` with their label folder, as a user's copy would be."""
+    import shutil
+
+    source = data_dir / "CamVid"
+    if not (source / split).is_dir():
+        message = f"real data missing: {source / split} (set EDGEIMG_DATA)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    (folder / split).mkdir(parents=True)
+    (folder / f"{split}annot").mkdir()
+    for path in sorted((source / split).glob("*.png"))[:count]:
+        shutil.copy(path, folder / split / path.name)
+        shutil.copy(source / f"{split}annot" / path.name, folder / f"{split}annot" / path.name)
+    return folder / split
+
+
+@pytest.fixture(scope="module")
+def tiny_segmenter(tmp_path_factory):
+    """An edgenet_seg (width 0.25, 96x128 input) with its CamVid contract, exported to ONNX,
+    and 3 val + 3 train CamVid frames with labels."""
+    keras = pytest.importorskip("keras")
+    from edgeimg.export.onnx_export import export_keras
+    from edgeimg.train.fit import save_keras
+    from edgeimg.train.tasks.segment.contract import segmenter_contract
+    from edgeimg.train.tasks.segment.data import CAMVID_CLASSES, CAMVID_PALETTE
+    from edgeimg.train.tasks.segment.models import build_segmenter
+
+    folder = tmp_path_factory.mktemp("tiny_segmenter")
+    val = _camvid_subset(folder, DATA, "val", 3)
+    _camvid_subset(folder, DATA, "train", 3)
+    keras.utils.set_random_seed(0)
+    contract = segmenter_contract(CAMVID_CLASSES, CAMVID_PALETTE, (96, 128))
+    path = save_keras(build_segmenter(11, (96, 128), width=0.25), folder / "seg.keras", contract)
+    export_keras(path, folder / "seg.onnx")
+    return path, val
+
+
+def test_peers_score_a_segmenter_by_mean_iou_on_every_engine(tiny_segmenter, tmp_path, capsys):
+    keras_path, val = tiny_segmenter
+    out = tmp_path / "peers.json"
+    argv = ["--model", str(keras_path), "--data", str(val), "--calibration-count", "3"]
+    argv += ["--iterations", "3", "--warmup", "1", "--rounds", "1", "--json", str(out)]
+    assert peers_main(argv) == 0
+    assert "mIoU on 3 held-out images" in capsys.readouterr().out
+    rows = json.loads(out.read_text())["peers"]["rows"]
+    timed = [r for r in rows if "skipped" not in r]
+    assert {"keras/tensorflow", "litert", "onnxruntime"} <= {r["engine"] for r in timed}
+    fp32 = [r["mIoU"] for r in timed if r["precision"] == "fp32"]
+    assert all(0.0 <= m <= 1.0 for m in fp32)
+    assert max(fp32) - min(fp32) < 1e-3  # the same model's masks, whatever runs it
+
+
+def test_segmentation_miou_maps_masks_back_to_each_frame(tiny_segmenter):
+    """A runner whose logits are the letterboxed truth scores 1.0; shifted classes score ~0."""
+    from dataclasses import replace
+
+    import cv2
+
+    from edgeimg.bench.peers.accuracy import HeldOut, prepare_images, segmentation_miou
+    from edgeimg.bench.peers.runners import PeerSpec, Runner
+    from edgeimg.export.keras_file import read_contract
+    from edgeimg.train.tasks.segment.evaluate import held_out_masks
+
+    keras_path, val = tiny_segmenter
+    contract = replace(read_contract(keras_path), input_size=(368, 480))  # 4 rows of padding
+    held = held_out_masks(str(val))
+    tensors, transforms = prepare_images(list(held.images), contract)
+    truth = [np.where(m == 255, 0, m) for m in held.targets]
+
+    class Oracle(Runner):
+        def __init__(self, shift: int) -> None:
+            self.spec, self.shift, self.calls = PeerSpec("oracle", "fp32", 1), shift, 0
+
+        def infer(self, native):
+            logits = []
+            for mask in truth[self.calls : self.calls + len(native)]:
+                boxed = cv2.copyMakeBorder(mask, 4, 4, 0, 0, cv2.BORDER_CONSTANT, value=0)
+                logits.append(np.eye(11, dtype=np.float32)[(boxed + self.shift) % 11])
+            self.calls += len(native)
+            return [np.stack(logits)]
+
+    data = HeldOut(tensors, transforms=transforms, masks=list(held.targets))
+    assert segmentation_miou(Oracle(0), data, contract) > 0.99
+    assert segmentation_miou(Oracle(1), data, contract) < 0.1
