@@ -3,23 +3,35 @@
 It knows no task: decoding gives the task's result (``Detections``, ``ClassScores``, ...), the
 task's stages (the tracker for detect) turn it into the next one, the annotator draws it.
 
+Pipelined: ``workers`` threads run preprocess -> inference -> decode while the caller's thread
+reads the next frame and runs the stages, the drawing and the sinks of the previous one, in
+frame order (onnxruntime, OpenCV and numpy release the GIL, so the two sides overlap on two
+cores). A file source is read one frame ahead of the workers; a live source only when a worker
+is free, so a camera frame never waits in a queue and grows old. ``workers`` > 1 runs several
+frames' inference at once (frame-parallel: give each ``threads`` = cores / workers); a backend
+that cannot run two calls at once (``Backend.concurrent_run`` False) is called one at a time.
+
 Every arrow is timed on every frame (see :mod:`edgeimg.runtime.timing`), with the frame's age
 when its result is written: for live sources the time since capture (including the time the
 frame waited for the model), for files the time since the frame was decoded. The sinks are
 closed in every case, so their files hold every finished frame.
 
 Stop signals (Ctrl-C/SIGINT, SIGTERM, SIGHUP: :mod:`edgeimg.runtime.signals`) are deferred
-while a frame is in flight: the first one lets the current frame reach every sink and then
-stops, so all outputs hold the same frames; a second one stops at once (still closing the
-outputs). Temporary files that killed runs left beside the outputs are removed first.
+while a frame is in flight: the first one lets the frame being written reach every sink and
+then stops (frames still in inference are dropped, in no output), so all outputs hold the same
+frames; a second one stops at once (still closing the outputs). Temporary files that killed
+runs left beside the outputs are removed first.
 """
 
 from __future__ import annotations
 
 import logging
 import signal
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -50,14 +62,18 @@ class StagedModel(Protocol):
 class PipelineConfig:
     """max_frames: stop after this many frames (None: until the source ends).
     log_every_s: seconds between progress lines in the log (0: none).
+    workers: frames in preprocess -> inference -> decode at once, each on its own thread.
     """
 
     max_frames: int | None = None
     log_every_s: float = 10.0
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.max_frames is not None and self.max_frames < 1:
             raise ValueError(f"max_frames: expected >= 1 or None, got {self.max_frames}")
+        if self.workers < 1:
+            raise ValueError(f"workers: expected >= 1, got {self.workers}")
 
 
 @dataclass(frozen=True)
@@ -78,6 +94,42 @@ class PipelineResult:
     @property
     def frames(self) -> int:
         return self.timing.frames
+
+
+@dataclass(frozen=True)
+class _InFlight:
+    """A frame handed to a worker: when it was read, how long the read took, its work."""
+
+    frame: Any
+    read_s: float
+    read_at: float
+    work: Future[tuple[Any, tuple[float, float, float]]]
+
+
+def _model_steps(model: StagedModel, workers: int) -> Callable[[np.ndarray], tuple[Any, Any]]:
+    """frame image -> (result, (preprocess, inference, decode) seconds), run on a worker.
+
+    With several workers, inference on a backend that cannot run two calls at once
+    (``concurrent_run`` False: OpenCV dnn's one net, OpenVINO's one infer request) is
+    serialised by a lock; preprocess and decode still overlap."""
+    clock = time.perf_counter
+    backend = getattr(model, "backend", None)
+    lock = None if workers == 1 or getattr(backend, "concurrent_run", False) else threading.Lock()
+
+    def steps(image: np.ndarray) -> tuple[Any, Any]:
+        t0 = clock()
+        feeds, transform = model.preprocess(image)
+        t1 = clock()
+        if lock is None:
+            outputs = model.infer(feeds)
+        else:
+            with lock:
+                outputs = model.infer(feeds)
+        t2 = clock()
+        result = model.decode(outputs, transform)
+        return result, (t1 - t0, t2 - t1, clock() - t2)
+
+    return steps
 
 
 def run_pipeline(
@@ -101,6 +153,12 @@ def run_pipeline(
     signum: int | None = None
     stopped_by = "end of source"
     remove_stale_partials(p for s in sinks if (p := getattr(s, "path", None)) is not None)
+    steps = _model_steps(model, config.workers)
+    # frames read and not yet written: a file is read one frame ahead of the workers
+    ahead = config.workers + (0 if source.live else 1)
+    pending: deque[_InFlight] = deque()
+    submitted = 0
+    source_ended = False
     clock = time.perf_counter
     started = clock()
     next_log = started + config.log_every_s
@@ -108,37 +166,46 @@ def run_pipeline(
         stop = stack.enter_context(deferred_stop())
         for sink in sinks:
             stack.enter_context(sink)
+        pool = ThreadPoolExecutor(config.workers, thread_name_prefix="edgeimg-infer")
+        # last out: wait for the workers' current calls, drop the queued ones
+        stack.callback(pool.shutdown, wait=True, cancel_futures=True)
         try:
-            while config.max_frames is None or len(timer) < config.max_frames:
+            while True:
                 if stop.is_set():
                     raise Interrupted(stop.signum or signal.SIGINT)
-                t0 = clock()
-                frame = source.read()
-                t1 = clock()
-                if frame is None:
-                    if stop.is_set():  # a live source gave up waiting for the signal
-                        raise Interrupted(stop.signum or signal.SIGINT)
+                more = config.max_frames is None or submitted < config.max_frames
+                if more and not source_ended and len(pending) < ahead:
+                    t0 = clock()
+                    frame = source.read()
+                    read_s = clock() - t0
+                    if frame is None:
+                        if stop.is_set():  # a live source gave up waiting for the signal
+                            raise Interrupted(stop.signum or signal.SIGINT)
+                        source_ended = True
+                    else:
+                        work = pool.submit(steps, frame.image)
+                        pending.append(_InFlight(frame, read_s, time.monotonic(), work))
+                        submitted += 1
+                    continue
+                if not pending:
+                    stopped_by = "end of source" if source_ended else "max frames"
                     break
-                read_at = time.monotonic()
-                feeds, transform = model.preprocess(frame.image)
-                t2 = clock()
-                outputs = model.infer(feeds)
-                t3 = clock()
-                result = model.decode(outputs, transform)
+                item = pending.popleft()
+                result, (pre_s, infer_s, decode_s) = item.work.result()
                 t4 = clock()
                 for stage in stages:
-                    result = stage.update(result, frame.timestamp)
+                    result = stage.update(result, item.frame.timestamp)
                 t5 = clock()
-                annotated = drawer.update(frame.image, result) if drawer is not None else None
+                image = item.frame.image
+                annotated = drawer.update(image, result) if drawer is not None else None
                 t6 = clock()
-                frame_result = FrameResult(frame, result, annotated)
+                frame_result = FrameResult(item.frame, result, annotated)
                 for sink in sinks:
                     sink.write(frame_result)
                 t7 = clock()
-                age = time.monotonic() - (frame.timestamp if source.live else read_at)
-                timer.add(
-                    np.array([t1 - t0, t2 - t1, t3 - t2, t4 - t3, t5 - t4, t6 - t5, t7 - t6]), age
-                )
+                origin = item.frame.timestamp if source.live else item.read_at
+                durations = [item.read_s, pre_s, infer_s, decode_s, t5 - t4, t6 - t5, t7 - t6]
+                timer.add(np.array(durations), time.monotonic() - origin)
                 if any(s.stop_requested for s in sinks):
                     stopped_by = "window closed"
                     break
@@ -146,13 +213,11 @@ def run_pipeline(
                     next_log = t7 + config.log_every_s
                     log.info(
                         "frame %d: %d done, %.1f FPS, %d dropped",
-                        frame.index,
+                        item.frame.index,
                         len(timer),
                         len(timer) / (t7 - started),
                         source.dropped,
                     )
-            else:
-                stopped_by = "max frames"
         except KeyboardInterrupt as exc:
             interrupted = True
             signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
@@ -163,6 +228,6 @@ def run_pipeline(
                 len(timer),
             )
         wall = clock() - started
-    summary = timer.summary(wall, source.dropped)
+    summary = timer.summary(wall, source.dropped, config.workers)
     ended_early = getattr(source, "ended_early", None) if stopped_by == "end of source" else None
     return PipelineResult(summary, interrupted, stopped_by, signum, ended_early)

@@ -55,7 +55,10 @@ class TimingSummary:
     frames / wall_s. dropped: frames the source captured but the pipeline never saw (live
     sources). stages: percentiles per :class:`Stage`. frame_time: the sum of the stages per
     frame. frame_age: time from capture to the result being written. inference_share: the
-    share of the summed frame time spent in inference.
+    share of the summed frame time spent in inference. inference_busy: the share of the run's
+    wall time each inference worker spent in inference (sum of inference / (wall x workers));
+    with the pipelined loop the other stages overlap inference, so this is the pipeline's
+    efficiency: 1.0 when the model never waits for reading, drawing or writing.
     """
 
     frames: int
@@ -66,6 +69,7 @@ class TimingSummary:
     frame_time: Percentiles
     frame_age: Percentiles
     inference_share: float
+    inference_busy: float = 0.0
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: milliseconds per stage and the totals."""
@@ -82,6 +86,7 @@ class TimingSummary:
             "frame_time_ms": ms(self.frame_time),
             "frame_age_ms": ms(self.frame_age),
             "inference_share": round(self.inference_share, 4),
+            "inference_busy": round(self.inference_busy, 4),
         }
 
     def format(self) -> str:
@@ -96,7 +101,8 @@ class TimingSummary:
             )
         lines.append(
             f"{self.frames} frames in {self.wall_s:.2f} s: {self.fps:.1f} FPS, "
-            f"{self.dropped} dropped, inference {100 * self.inference_share:.0f}% of frame time"
+            f"{self.dropped} dropped, inference {100 * self.inference_share:.0f}% of frame time, "
+            f"busy {100 * self.inference_busy:.0f}% of the run"
         )
         return "\n".join(lines)
 
@@ -157,7 +163,8 @@ class StageTimer:
         """(kept frames,) float64 seconds: the frame ages of :meth:`durations`."""
         return self._kept(self._ages)
 
-    def summary(self, wall_s: float, dropped: int = 0) -> TimingSummary:
+    def summary(self, wall_s: float, dropped: int = 0, workers: int = 1) -> TimingSummary:
+        """workers: inference threads of the run (for ``inference_busy``)."""
         rows = self.durations()
         frames = self._count
 
@@ -177,6 +184,9 @@ class StageTimer:
             frame_time=Percentiles.of(rows.sum(axis=1), mean(grand_total)),
             frame_age=Percentiles.of(self.ages(), mean(self._age_sum)),
             inference_share=float(self._sums[_INFERENCE]) / grand_total if grand_total > 0 else 0.0,
+            inference_busy=float(self._sums[_INFERENCE]) / (wall_s * workers)
+            if wall_s > 0
+            else 0.0,
         )
 
     def reset(self) -> None:

@@ -56,7 +56,10 @@ class Backend(ABC):
     dynamic dimensions, any batch the model allows) and ``metadata`` holds its metadata_props;
     ``run`` takes a tensor per input name and returns every output by name. ``description``
     names what actually runs, after any fallback (e.g. ``onnxruntime 1.32.0 CUDA``).
+    ``concurrent_run``: True when two threads may call ``run`` at once (the pipeline's workers).
     """
+
+    concurrent_run: bool = False
 
     inputs: tuple[TensorSpec, ...]
     outputs: tuple[TensorSpec, ...]

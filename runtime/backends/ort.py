@@ -202,6 +202,8 @@ def provider_label(provider: str) -> str:
 class OrtBackend(Backend):
     """onnxruntime inference session with pre-bound input and output names."""
 
+    concurrent_run = True  # InferenceSession.run is thread-safe
+
     def __init__(
         self,
         path: str | Path,

@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
 from edgeimg.runtime.sinks import FrameResult, JsonLinesSink, Sink, VideoSink
 from edgeimg.runtime.sources import SourceConfig, open_source
@@ -117,7 +118,10 @@ def count_frames(path: Path) -> tuple[int, tuple[int, int]]:
     return count, size
 
 
-def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tmp_path):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tmp_path, workers):
+    """The same frames, results and track IDs in frame order, whatever number of frames is in
+    inference at once."""
     out = tmp_path / "out"
     out.mkdir()
     sinks = [
@@ -134,6 +138,7 @@ def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tm
             sinks,
             stages=[ByteTracker(ByteTrackConfig(frame_rate=source.fps))],
             annotator=Annotator(model.contract.class_names),
+            config=PipelineConfig(workers=workers),
         )
     assert (result.frames, result.stopped_by, result.interrupted) == (
         FRAMES,
@@ -169,7 +174,68 @@ def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tm
     assert set(timing.stages) == set(Stage)
     assert timing.stages[Stage.INFERENCE].p50 > 0 and timing.stages[Stage.DRAW].p50 > 0
     assert timing.frame_age.p50 > 0 and 0 < timing.inference_share < 1
+    assert 0 < timing.inference_busy <= 1.0
     assert "inference" in timing.format() and "FPS" in timing.format()
+
+
+def test_workers_call_a_backend_that_cannot_run_twice_at_once_one_at_a_time(
+    model, blob_video, tmp_path
+):
+    """OpenCV dnn's net and OpenVINO's infer request hold one call: the workers take turns."""
+    import threading
+
+    class OneAtATime:
+        concurrent_run = False
+
+        def __init__(self) -> None:
+            self.inside, self.most, self.lock = 0, 0, threading.Lock()
+
+    backend = OneAtATime()
+
+    class Guarded:
+        def __init__(self) -> None:
+            self.backend = backend
+            self.preprocess, self.decode = model.preprocess, model.decode
+
+        def infer(self, feeds):
+            with backend.lock:
+                backend.inside += 1
+                backend.most = max(backend.most, backend.inside)
+            time.sleep(0.002)  # long enough for another worker to come in, were it let
+            try:
+                return model.infer(feeds)
+            finally:
+                with backend.lock:
+                    backend.inside -= 1
+
+    with open_source(blob_video) as source:
+        sink = JsonLinesSink(tmp_path / "out.jsonl")
+        sink.configure(source.fps, model.contract)
+        result = run_pipeline(source, Guarded(), [sink], config=PipelineConfig(workers=3))
+    assert result.frames == FRAMES and backend.most == 1
+    records = (tmp_path / "out.jsonl").read_text().splitlines()
+    assert [json.loads(r)["frame"] for r in records] == list(range(1, FRAMES + 1))
+
+
+def test_a_worker_error_ends_the_run_with_the_outputs_closed(model, blob_video, tmp_path):
+    class Failing:
+        def __init__(self) -> None:
+            self.calls = 0
+            self.preprocess, self.decode = model.preprocess, model.decode
+
+        def infer(self, feeds):
+            self.calls += 1
+            if self.calls == 5:
+                raise EdgeimgError("inference failed: out of memory")
+            return model.infer(feeds)
+
+    with open_source(blob_video) as source:
+        sink = MotSink(tmp_path / "mot.txt")
+        sink.configure(source.fps, model.contract)
+        with pytest.raises(EdgeimgError, match="out of memory"):
+            run_pipeline(source, Failing(), [sink], config=PipelineConfig(workers=2))
+    assert (tmp_path / "mot.txt").is_file()  # closed: the frames before the failure are kept
+    assert not list(tmp_path.glob(".*partial*"))
 
 
 def test_max_frames_stops_early_and_closes_the_outputs(model, blob_video, tmp_path):

@@ -81,6 +81,15 @@ def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> No
     )
     mdl.add_argument("--device", choices=("cpu", "cuda", "tensorrt", "auto"), default="auto")
     mdl.add_argument("--threads", type=int, metavar="N", help="inference threads")
+    mdl.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        default=1,
+        help="frames in inference at once, each on its own thread (default 1: frame n+1 is "
+        "inferred while frame n is drawn and written); frame-parallel for files, e.g. "
+        "--workers 2 --threads 1 on 2 cores",
+    )
 
 
 def check_common(args: argparse.Namespace) -> None:
@@ -90,6 +99,8 @@ def check_common(args: argparse.Namespace) -> None:
         raise EdgeimgError(f"--frames: expected >= 1, got {args.frames}")
     if args.threads is not None and args.threads < 1:
         raise EdgeimgError(f"--threads: expected >= 1, got {args.threads}")
+    if args.workers < 1:
+        raise EdgeimgError(f"--workers: expected >= 1, got {args.workers}")
 
 
 def quiet_opencv() -> None:
@@ -196,7 +207,7 @@ def run_and_report(
         sinks,
         stages=stages,
         annotator=model.task.annotator(model.contract),
-        config=PipelineConfig(max_frames=args.frames),
+        config=PipelineConfig(max_frames=args.frames, workers=args.workers),
     )
     if result.timing.frames == 0:
         raise EdgeimgError(f"no frame was processed from {source.name}")
