@@ -1,5 +1,6 @@
-"""Export of the upscale task: one luminance output at ``scale`` times the input's size, the
-Keras-vs-ONNX PSNR in the parity gate, quantized whole, Y-PSNR on held-out images.
+"""Export of the upscale task: a luminance (or colour) output at ``scale`` times the input's size, the
+Keras-vs-ONNX PSNR in the parity gate, quantized whole, Y-PSNR on held-out images (a colour
+model's output scored on its BT.601 Y).
 
 Parity: an image agrees when the PSNR between the two outputs (Y 0..255) is at least
 :data:`PARITY_PSNR` dB (float32 noise is ~100 dB; a wrong pixel-shuffle order or a missing
@@ -20,20 +21,28 @@ import numpy as np
 from edgeimg.export.evaluation import HeldOut, Infer
 from edgeimg.export.tasks import register_export_task
 from edgeimg.export.tasks.base import Agreement, ExportTask, Outputs, Shape, checked_kind
-from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.contract import ColorOrder, Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.tasks.upscale.image import check_frame, prepare_luma, split_luma
+from edgeimg.runtime.tasks.upscale.image import (
+    check_frame,
+    luma_of_rgb,
+    prepare_upscale,
+    split_luma,
+)
 
 PARITY_PSNR = 60.0
 
 
 def check_outputs(shapes: Mapping[str, Shape], contract: ModelContract, source: str) -> None:
-    """One output channel (Keras models are channels-last: (H*s, W*s, 1))."""
+    """As many output channels as input channels (Keras models are channels-last: (H*s, W*s,
+    1) luminance or (H*s, W*s, 3) colour)."""
     name = contract.output_names[0]
     shape = shapes.get(name)
-    if shape is not None and (len(shape) != 3 or shape[-1] not in (None, 1)):
+    channels = contract.channels
+    if shape is not None and (len(shape) != 3 or shape[-1] not in (None, channels)):
         raise EdgeimgError(
-            f"{source}: output {name!r} has shape {shape}, expected (H, W, 1) luminance"
+            f"{source}: output {name!r} has shape {shape}, expected (H, W, {channels}) "
+            f"({'luminance' if channels == 1 else 'colour'}, as the contract's input)"
         )
 
 
@@ -93,10 +102,10 @@ class PsnrEvaluator:
             self.held_out, "images", self.contract.task, "an HR image per LR image (upscale data)"
         )
         self.scale = int(self.contract.task_params.get("scale", 3))
-        self._inputs = [prepare_luma(image, self.contract)[0] for image in self.held_out.images]
+        self._inputs = [prepare_upscale(image, self.contract)[0] for image in self.held_out.images]
         self._targets = [target_y(t) for t in self.held_out.targets]
         for tensor, target in zip(self._inputs, self._targets, strict=True):
-            hw = tensor.shape[1:3] if tensor.shape[3] == 1 else tensor.shape[2:4]
+            hw = tensor.shape[2:4] if self.contract.layout is Layout.NCHW else tensor.shape[1:3]
             want = (hw[0] * self.scale, hw[1] * self.scale)
             if target.shape != want:
                 raise EdgeimgError(
@@ -107,10 +116,19 @@ class PsnrEvaluator:
     def __call__(self, infer: Infer) -> float:
         scores = []
         for tensor, target in zip(self._inputs, self._targets, strict=True):
-            hr = infer(tensor)[0]
-            y = hr[0, :, :, 0] if hr.shape[3] == 1 else hr[0, 0]
-            scores.append(psnr(y, target, shave=self.scale))
+            scores.append(psnr(self.luma(infer(tensor)[0]), target, shave=self.scale))
         return float(np.mean(scores))
+
+    def luma(self, hr: np.ndarray) -> np.ndarray:
+        """The model's (1, H, W, C) or (1, C, H, W) output -> its (H, W) Y, unrounded (a colour
+        model's RGB through BT.601, as the papers score colour output)."""
+        channels_last = hr.shape[3] == self.contract.channels
+        if self.contract.channels == 1:
+            return hr[0, :, :, 0] if channels_last else hr[0, 0]
+        rgb = hr[0] if channels_last else hr[0].transpose(1, 2, 0)
+        if self.contract.color_order is not ColorOrder.RGB:
+            rgb = rgb[:, :, ::-1]
+        return luma_of_rgb(rgb)
 
 
 TASK = register_export_task(

@@ -155,3 +155,47 @@ def test_a_conversion_that_lost_its_final_squeeze_is_caught():
     proto.graph.node.remove(squeeze)
     problem = shape_mismatch(proto, model, contract, spec, nchw=True)
     assert problem == "hr (1, 2, 144, 144, 1) instead of (2, 144, 144, 1)"
+
+
+def test_an_rgb_espcn_exports_and_runs_in_colour(tmp_path):
+    """A 3-channel model: export with parity, the runtime feeds the frame in RGB and decodes
+    its colour output to BGR; the evaluator scores it on Y."""
+    pytest.importorskip("tf2onnx")
+    import keras
+
+    from edgeimg.export.flow import ExportPlan, export_model
+    from edgeimg.runtime.model import load_model
+    from edgeimg.train.tasks.upscale.models import build_espcn
+    from edgeimg.train.tasks.upscale.train import save_model_atomic
+
+    keras.utils.set_random_seed(0)
+    net = build_espcn(3, width=8, channels=3)
+    keras_path = save_model_atomic(net, tmp_path / "rgb.keras", scale=3, channels=3)
+    calib = frames(3, 24, 32)
+    result = export_model(keras_path, tmp_path / "rgb.onnx", ExportPlan(calibration=lambda: calib))
+    assert result.parity is not None and result.parity.passed
+    model = load_model(result.path, threads=1)
+    frame = frames(1, 10, 14, seed=1)[0]
+    out = model.predict(frame).image
+    assert out.shape == (30, 42, 3)
+    rgb = np.asarray(net(frame[None, :, :, ::-1].astype(np.float32)))[0]
+    expected = np.clip(np.rint(rgb[:, :, ::-1]), 0, 255)
+    assert np.abs(out.astype(np.float64) - expected).max() <= 1.0  # BGR out, rounded
+    with pytest.raises(EdgeimgError, match=r"expected \(H, W, 3\)"):
+        get_export_task("upscale").check_outputs({"hr": (None, None, 1)}, result.contract, "m")
+
+    import cv2
+
+    lr = frames(2, 12, 16, seed=2)
+    hr = [cv2.resize(f, (48, 36), interpolation=cv2.INTER_CUBIC) for f in lr]
+    evaluator = PsnrEvaluator(HeldOut(lr, hr, "images"), result.contract)
+    score = evaluator(backend_infer(result.path, result.contract.output_names, threads=1))
+    from edgeimg.runtime.tasks.upscale.image import luma_of_rgb
+
+    by_hand = [
+        psnr(
+            luma_of_rgb(np.asarray(net(f[None, :, :, ::-1].astype(np.float32)))[0]), target_y(t), 3
+        )
+        for f, t in zip(lr, hr, strict=True)
+    ]
+    assert score == pytest.approx(float(np.mean(by_hand)), abs=1e-3)

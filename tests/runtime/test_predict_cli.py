@@ -20,14 +20,18 @@ def test_with_no_arguments_the_bundled_detector_prints_json_lines(capsys):
     assert {d["class"] for r in records for d in r["detections"]} == {"person"}
 
 
-def test_outputs_by_suffix_with_the_task_stage(tmp_path, capsys):
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_outputs_by_suffix_with_the_task_stage(tmp_path, capsys, workers):
     video, mot = tmp_path / "out.mp4", tmp_path / "out.txt"
     args = ["predict", "synthetic:frames=12", "-o", str(video), "-o", str(mot), "--track"]
-    assert main(args) == 0
+    assert main([*args, "--workers", workers, "--threads", "1"]) == 0
     capture = cv2.VideoCapture(str(video))
     assert int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) == 12
     capture.release()
-    ids = {line.split(",")[1] for line in mot.read_text().splitlines()}
+    lines = mot.read_text().splitlines()
+    frames = [int(line.split(",")[0]) for line in lines]
+    assert frames == sorted(frames) and set(frames) == set(range(1, 13))  # in frame order
+    ids = {line.split(",")[1] for line in lines}
     assert "-1" not in ids and len(ids) >= 3  # tracked: real IDs, not untracked -1
     assert "12 frames" in capsys.readouterr().out
 
@@ -40,6 +44,7 @@ def test_outputs_by_suffix_with_the_task_stage(tmp_path, capsys):
         (["synthetic:", "-o", "a.jsonl", "-o", "a.jsonl"], "a.jsonl"),
         (["--task", "nosuch"], "contract task: expected one of"),
         ([""], "source: expected a camera index"),
+        (["synthetic:", "--workers", "0"], "--workers: expected >= 1, got 0"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(args, message, tmp_path, capsys, monkeypatch):

@@ -252,3 +252,48 @@ def keras_load(path):
     import edgeimg.train.tasks.upscale.models  # noqa: F401  (registers PixelShuffle)
 
     return keras.models.load_model(path, safe_mode=True)
+
+
+def test_an_rgb_espcn_anchor_is_the_nearest_upscale_of_every_channel():
+    from edgeimg.train.tasks.upscale.models import build_espcn
+
+    model = build_espcn(3, 16, channels=3)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    x = np.random.default_rng(0).uniform(0, 255, (1, 5, 6, 3)).astype(np.float32)
+    nearest = np.repeat(np.repeat(x, 3, axis=1), 3, axis=2)
+    np.testing.assert_allclose(np.asarray(model(x)), nearest, atol=1e-3)
+
+
+def test_a_short_rgb_run_learns_colour_and_is_scored_on_y(tmp_path):
+    """--color rgb: (N, p, p, 3) patches, a 3-channel model with the colour contract, Set5
+    scored on the BT.601 Y of its colour output (bicubic of the RGB LR, as the papers)."""
+    from edgeimg.export.keras_file import read_contract
+    from edgeimg.train.tasks.upscale.data import Color, PatchSequence, load_pairs
+    from edgeimg.train.tasks.upscale.train import UpscaleConfig, train_upscale
+
+    pairs = load_pairs((data_dir("CamVid", "train"),), 3, 16, limit=2, color=Color.RGB)
+    lr, hr = PatchSequence(pairs, 3, 48, 4, 1)[0]
+    assert lr.shape == (4, 16, 16, 3) and hr.shape == (4, 48, 48, 3)
+    assert np.ptp(hr[..., 0] - hr[..., 2]) > 0  # colour, not three copies of Y
+    config = UpscaleConfig(
+        train_dirs=(data_dir("CamVid", "train"),),
+        val_dirs=(data_dir("SR", "CSet5"),),
+        output=tmp_path / "rgb.keras",
+        width=16,
+        epochs=3,
+        steps_per_epoch=30,
+        batch_size=16,
+        learning_rate=3e-3,
+        max_images=6,
+        color="rgb",
+        verbose=0,
+    )
+    result = train_upscale(config)
+    losses = [e["loss"] for e in result.epochs]
+    assert losses[-1] < losses[0] * 0.9, losses
+    (score,) = result.scores
+    assert score.bicubic_psnr == pytest.approx(30.39, abs=0.1) and score.psnr > 24
+    contract = read_contract(result.path)
+    assert (contract.channels, contract.color_order.value, contract.decoder) == (3, "RGB", "rgb")
+    with pytest.raises(EdgeimgError, match="color: expected y or rgb"):
+        UpscaleConfig(train_dirs=(tmp_path,), color="yuv")

@@ -3,8 +3,9 @@
 Result: :class:`Upscaled` (the (H*s, W*s, 3) uint8 BGR image). Input: the frame's BT.601
 luminance Y at its own size (contract ``resize: none``, ``input_size`` none, one ``GRAY``
 channel, float32 0..255; :func:`~edgeimg.runtime.tasks.upscale.image.prepare_luma`, which keeps
-the chroma in the Transform). Decoder: ``ycbcr`` (the model's Y merged with the chroma enlarged
-bicubically). Contract ``task_params``: :class:`UpscaleParams` (``scale``). Outputs: the
+the chroma in the Transform), or for a 3-channel model the frame itself in RGB. Decoders:
+``ycbcr`` (the model's Y merged with the chroma enlarged bicubically), ``rgb`` (a colour
+model's output). Contract ``task_params``: :class:`UpscaleParams` (``scale``). Outputs: the
 upscaled image itself as the "annotated" frame (``--output big.png``, a video), JSON lines with
 the input and output sizes.
 """
@@ -17,8 +18,8 @@ import numpy as np
 
 from edgeimg.runtime.tasks import register_task
 from edgeimg.runtime.tasks.base import TaskSpec
-from edgeimg.runtime.tasks.upscale.image import Upscaled, UpscaleTransform, prepare_luma
-from edgeimg.runtime.tasks.upscale.ycbcr import UpscaleParams, YCbCrDecoder
+from edgeimg.runtime.tasks.upscale.image import Upscaled, UpscaleTransform, prepare_upscale
+from edgeimg.runtime.tasks.upscale.ycbcr import RgbDecoder, UpscaleParams, YCbCrDecoder
 
 BUNDLED_MODEL = "upscale_x3.onnx"
 
@@ -47,13 +48,13 @@ TASK = register_task(
     TaskSpec(
         name="upscale",
         result_type=Upscaled,
-        decoders={YCbCrDecoder.name: YCbCrDecoder},
+        decoders={YCbCrDecoder.name: YCbCrDecoder, RgbDecoder.name: RgbDecoder},
         record=upscale_record,
         annotator=lambda contract: UpscaledImage(),
         has_classes=False,
         params_type=UpscaleParams,
-        prepare=prepare_luma,
-        description="super-resolution: the frame enlarged scale times (luminance model)",
+        prepare=prepare_upscale,
+        description="super-resolution: the frame enlarged scale times (luminance or RGB model)",
         bundled_model=BUNDLED_MODEL,
     )
 )

@@ -1,7 +1,8 @@
 """The upscale task's result, its colour arithmetic and its ``prepare``.
 
-Super-resolution models trained by edgeimg (``edgeimg.train.tasks.upscale``) see only the
-luminance Y of MATLAB's ``rgb2ycbcr`` (ITU-R BT.601 "studio swing": Y = 16 + (65.481 R +
+A 3-channel model (``edgeimg train upscale --color rgb``) takes the whole frame in the
+contract's colour order and gives the enlarged frame (decoder ``rgb``). A 1-channel model, the
+default, sees only the luminance Y of MATLAB's ``rgb2ycbcr`` (ITU-R BT.601 "studio swing": Y = 16 + (65.481 R +
 128.553 G + 24.966 B) / 255, in 16..235), as the SR papers train and score them.
 
 BT.601's inverse gives every colour channel the same luminance weight, ``K = 255 / 219``:
@@ -24,13 +25,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from edgeimg.runtime.contract import Layout, ModelContract
+from edgeimg.runtime.contract import ColorOrder, Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.preprocess import Transform
 
 Y_OFFSET = 16.0
 # MATLAB's rgb2ycbcr luminance row for B, G, R 0..255 (OpenCV's channel order)
 Y_BGR = np.array([24.966, 128.553, 65.481]) / 255.0
+Y_RGB = Y_BGR[::-1].copy()
 K = 255.0 / 219.0  # the luminance weight of every channel in the inverse (BGR = K * Y + C)
 # (4, 4) affine matrix for cv2.transform: BGR -> (Y, C_b, C_g, C_r) with C = BGR - K * Y
 _ROWS = np.vstack([Y_BGR, np.eye(3) - K * Y_BGR[None, :]])
@@ -116,3 +118,24 @@ def prepare_luma(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.nda
     shape = (1, 1, height, width) if contract.layout is Layout.NCHW else (1, height, width, 1)
     transform = UpscaleTransform(1.0, 1.0, 0.0, 0.0, (height, width), colour=colour)
     return y.reshape(shape), transform
+
+
+def luma_of_rgb(rgb: np.ndarray) -> np.ndarray:
+    """(..., 3) RGB 0..255 (float, unrounded) -> (...) float64 BT.601 Y 16..235, as ``split_luma``
+    (to score a colour model's output on Y, as the SR papers do)."""
+    return np.asarray(rgb, np.float64) @ Y_RGB + Y_OFFSET
+
+
+def prepare_upscale(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.ndarray, Transform]:
+    """The upscale task's ``prepare``: a 1-channel model gets the frame's Y (:func:`prepare_luma`,
+    the colour kept in the transform); a 3-channel model the frame itself in the contract's
+    colour order, (1, H, W, 3) or (1, 3, H, W) float32 0..255 (then ``(x - mean) / std``)."""
+    if contract.channels == 1:
+        return prepare_luma(image_bgr, contract)
+    image = check_frame(image_bgr)
+    height, width = image.shape[:2]
+    x = (image[:, :, ::-1] if contract.color_order is ColorOrder.RGB else image).astype(np.float32)
+    if any(m != 0.0 for m in contract.mean) or any(s != 1.0 for s in contract.std):
+        x = (x - np.float32(contract.mean)) * np.float32(1.0 / np.asarray(contract.std))
+    x = x.transpose(2, 0, 1)[None] if contract.layout is Layout.NCHW else x[None]
+    return np.ascontiguousarray(x), UpscaleTransform(1.0, 1.0, 0.0, 0.0, (height, width))

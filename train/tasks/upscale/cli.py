@@ -43,7 +43,20 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (1e-3)")
     parser.add_argument("--loss", default="l2", help="l1 or l2 (default l2)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    parser.add_argument("--hr-shrink", type=float, default=1.0, help="shrink HR images first")
+    parser.add_argument(
+        "--hr-shrink",
+        type=float,
+        default=1.0,
+        help="shrink every training image by this factor first (MATLAB bicubic): < 1 makes soft "
+        "video frames and JPEGs sharper per pixel (default 1)",
+    )
+    parser.add_argument(
+        "--color",
+        choices=("y", "rgb"),
+        default="y",
+        help="y: the luminance, chroma enlarged bicubically at run time, as the papers (default); "
+        "rgb: all three channels through the model",
+    )
     parser.add_argument("--limit", type=int, help="use only the first N training images")
     parser.add_argument("--init-from", metavar="M.keras", help="start from these weights")
     parser.add_argument("--json", metavar="FILE", help="also write the figures to this file")
@@ -74,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         max_images=args.limit,
         hr_shrink=args.hr_shrink,
+        color=args.color,
         init_from=Path(args.init_from) if args.init_from else None,
         log_dir=Path(args.output).with_suffix(""),
     )

@@ -8,18 +8,20 @@ from edgeimg import __version__
 from edgeimg.runtime.contract import ColorOrder, ModelContract, ResizeMode
 
 
-def upscale_contract(scale: int) -> ModelContract:
+def upscale_contract(scale: int, channels: int = 1) -> ModelContract:
     """Upscale contract: one float32 channel, BT.601 luminance Y 0..255 (normalised in the
-    graph), any height and width (``resize: none``), decoder ``ycbcr``, output ``hr``."""
+    graph), any height and width (``resize: none``), decoder ``ycbcr``, output ``hr``; with
+    ``channels=3`` the frame in RGB 0..255 and decoder ``rgb``."""
+    colour = channels == 3
     return ModelContract(
         task="upscale",
         input_size=None,
-        channels=1,
-        color_order=ColorOrder.GRAY,
-        mean=(0.0,),
-        std=(1.0,),
+        channels=channels,
+        color_order=ColorOrder.RGB if colour else ColorOrder.GRAY,
+        mean=(0.0,) * channels,
+        std=(1.0,) * channels,
         resize=ResizeMode.NONE,
-        decoder="ycbcr",
+        decoder="rgb" if colour else "ycbcr",
         output_names=("hr",),
         task_params={"scale": int(scale)},
         edgeimg_version=__version__,

@@ -1,6 +1,7 @@
 """Images for super-resolution: folder readers, the training patch pipeline, test sets.
 
-Every image becomes its MATLAB luminance Y (float32, 16..235, see ``color``). Low-resolution
+Every image becomes its MATLAB luminance Y (float32, 16..235, see ``color``), or for colour
+models (``Color.RGB``) stays (H, W, 3) RGB float32 0..255. Low-resolution
 (LR) images are made the papers' way: crop the high-resolution (HR) Y to a multiple of the
 scale (``modcrop``) and shrink it with MATLAB's antialiased bicubic (``resize.downscale``).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 
 import cv2
@@ -28,6 +30,17 @@ from edgeimg.train.tasks.upscale.resize import downscale, imresize, modcrop
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class Color(str, Enum):
+    """What an upscaler sees: the luminance Y (the papers'; chroma enlarged bicubically) or RGB."""
+
+    Y = "y"
+    RGB = "rgb"
+
+    @property
+    def channels(self) -> int:
+        return 1 if self is Color.Y else 3
 
 
 def list_images(folder: str | Path) -> list[Path]:
@@ -63,14 +76,14 @@ class Pair:
     lr: np.ndarray
 
 
-def make_pair(path: str | Path, scale: int, shrink: float = 1.0) -> Pair:
-    """The HR Y of an image cropped to a multiple of ``scale`` and its MATLAB-bicubic LR.
+def make_pair(path: str | Path, scale: int, shrink: float = 1.0, color: Color = Color.Y) -> Pair:
+    """The HR Y (or RGB) of an image cropped to a multiple of ``scale`` and its MATLAB-bicubic LR.
 
     shrink < 1 first reduces the whole image by that factor (MATLAB bicubic, antialiased): a
     common preparation of training photos that are soft or JPEG-compressed at full size (the
     reduced image is sharper per pixel and its artefacts are averaged away). Test sets use 1.
     """
-    y = read_y(path)
+    y = read_y(path) if color is Color.Y else read_rgb(path).astype(np.float32)
     if shrink != 1.0:
         if not 0 < shrink < 1:
             raise EdgeimgError(f"shrink: expected a factor in (0, 1], got {shrink}")
@@ -107,6 +120,7 @@ def load_pairs(
     min_size: int = 0,
     shrink: float = 1.0,
     limit: int | None = None,
+    color: Color = Color.Y,
 ) -> list[Pair]:
     """Pairs of every image in ``folders`` (recursive, sorted), at most ``limit`` of them;
     images with an LR side < min_size are skipped."""
@@ -115,8 +129,8 @@ def load_pairs(
         for path in list_images(folder):
             if limit is not None and len(pairs) >= limit:
                 return pairs
-            pair = make_pair(path, scale, shrink)
-            if min(pair.lr.shape) >= min_size:
+            pair = make_pair(path, scale, shrink, color)
+            if min(pair.lr.shape[:2]) >= min_size:
                 pairs.append(pair)
     if not pairs:
         raise EdgeimgError(f"no image of LR size >= {min_size} in {', '.join(map(str, folders))}")
@@ -125,7 +139,7 @@ def load_pairs(
 
 def augment(lr: np.ndarray, hr: np.ndarray, code: int) -> tuple[np.ndarray, np.ndarray]:
     """One of the 8 dihedral transforms (code 0..7: rot90 ``code % 4`` times, flip if >= 4)
-    applied to both (h, w) lr and (H, W) hr."""
+    applied to both (h, w[, C]) lr and (H, W[, C]) hr."""
     k = code % 4
     lr, hr = np.rot90(lr, k), np.rot90(hr, k)
     if code >= 4:
@@ -134,7 +148,8 @@ def augment(lr: np.ndarray, hr: np.ndarray, code: int) -> tuple[np.ndarray, np.n
 
 
 class PatchSequence(keras.utils.PyDataset):
-    """Random aligned patches: batches of (N, p/s, p/s, 1) LR and (N, p, p, 1) HR, float32 Y.
+    """Random aligned patches: batches of (N, p/s, p/s, C) LR and (N, p, p, C) HR, float32 Y
+    (C = 1) or RGB (C = 3, pairs of (H, W, 3) images).
 
     Batch ``i`` of epoch ``e`` is a pure function of (seed, e, i), so runs are reproducible.
     ``steps`` batches make an epoch.
@@ -154,7 +169,7 @@ class PatchSequence(keras.utils.PyDataset):
         if patch % scale:
             raise EdgeimgError(f"patch size: expected a multiple of scale {scale}, got {patch}")
         lr_patch = patch // scale
-        small = [p.name for p in pairs if min(p.lr.shape) < lr_patch]
+        small = [p.name for p in pairs if min(p.lr.shape[:2]) < lr_patch]
         if small:
             raise EdgeimgError(
                 f"patch {patch}: expected images of at least {patch} px, got smaller: {small[:3]}"
@@ -162,6 +177,7 @@ class PatchSequence(keras.utils.PyDataset):
         self.pairs, self.scale, self.patch = pairs, scale, patch
         self.batch_size, self.steps, self.seed = batch_size, steps, seed
         self.augment = augment
+        self.channels = 1 if pairs[0].hr.ndim == 2 else pairs[0].hr.shape[2]
         self.epoch = 0
 
     def __len__(self) -> int:
@@ -173,8 +189,9 @@ class PatchSequence(keras.utils.PyDataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
         rng = np.random.default_rng((self.seed, self.epoch, index))
         s, lp = self.scale, self.patch // self.scale
-        lrs = np.empty((self.batch_size, lp, lp, 1), np.float32)
-        hrs = np.empty((self.batch_size, self.patch, self.patch, 1), np.float32)
+        c = self.channels
+        lrs = np.empty((self.batch_size, lp, lp, c), np.float32)
+        hrs = np.empty((self.batch_size, self.patch, self.patch, c), np.float32)
         picks = rng.integers(0, len(self.pairs), self.batch_size)
         codes = rng.integers(0, 8 if self.augment else 1, self.batch_size)
         for n, (pick, code) in enumerate(zip(picks, codes, strict=True)):
@@ -184,5 +201,5 @@ class PatchSequence(keras.utils.PyDataset):
             lr = pair.lr[y : y + lp, x : x + lp]
             hr = pair.hr[y * s : (y + lp) * s, x * s : (x + lp) * s]
             lr, hr = augment(lr, hr, int(code))
-            lrs[n, ..., 0], hrs[n, ..., 0] = lr, hr
+            lrs[n], hrs[n] = lr.reshape(lp, lp, c), hr.reshape(self.patch, self.patch, c)
         return lrs, hrs

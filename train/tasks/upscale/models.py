@@ -85,9 +85,7 @@ def build_espcn(
     x = layers.Conv2D(width, 5, padding="same", activation=activation, name="feature")(x)
     x = layers.Conv2D(max(1, width // 2), 3, padding="same", activation=activation, name="map")(x)
     x = layers.Conv2D(scale * scale * channels, 3, padding="same", name="subpixel")(x)
-    if anchor:
-        if channels != 1:
-            raise EdgeimgError(f"ESPCN anchor: expected 1 channel, got {channels}")
+    if anchor:  # depth_to_space's block-major channel order: s*s copies of the C channels
         nearest = layers.Concatenate(name="anchor")([inputs] * (scale * scale))
         x = layers.Rescaling(255.0, name="denormalise")(x)
         x = layers.Add(name="residual")([x, nearest])

@@ -25,7 +25,7 @@ import numpy as np
 
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.train.fit import FitConfig, JsonLinesLogger, make_optimizer, seed_everything
-from edgeimg.train.tasks.upscale.data import PatchSequence, load_pairs
+from edgeimg.train.tasks.upscale.data import Color, PatchSequence, load_pairs
 from edgeimg.train.tasks.upscale.evaluate import SetScore, keras_upscaler, score_pairs
 from edgeimg.train.tasks.upscale.models import SCALES, Arch, build_upscaler
 
@@ -47,7 +47,9 @@ class UpscaleConfig:
     steps_per_epoch x epochs batches of batch_size patches; learning_rate: the cosine peak.
     loss: l1 or l2 (on 0..255 Y; l2 is the default: PSNR is an L2 measure, and it scored
     0.07-0.1 dB higher than l1 in short runs here). hr_shrink: reduce each training image by this factor
-    first (MATLAB bicubic; < 1 sharpens soft or JPEG photos, see ``data.make_pair``). max_images: use only the first N training images (tests).
+    first (MATLAB bicubic; < 1 sharpens soft or JPEG photos, see ``data.make_pair``).
+    color: Y (the papers': chroma enlarged bicubically at run time) or RGB (3-channel model).
+    max_images: use only the first N training images (tests).
     init_from: start from the weights of this ``.keras`` file (same architecture and scale),
     e.g. to continue a run with a new schedule.
     output: the ``.keras`` file written at the end.
@@ -73,6 +75,7 @@ class UpscaleConfig:
     seed: int = 0
     max_images: int | None = None
     hr_shrink: float = 1.0
+    color: Color = Color.Y
     init_from: Path | None = None
     verbose: int = 2
     log_dir: Path | None = field(default=None)
@@ -82,6 +85,10 @@ class UpscaleConfig:
         object.__setattr__(self, "val_dirs", tuple(Path(p) for p in self.val_dirs))
         object.__setattr__(self, "output", Path(self.output))
         object.__setattr__(self, "arch", Arch.parse(self.arch))
+        try:
+            object.__setattr__(self, "color", Color(self.color))
+        except ValueError:
+            raise EdgeimgError(f"color: expected y or rgb, got {self.color!r}") from None
         if not self.train_dirs:
             raise EdgeimgError("train_dirs: expected at least one folder of images, got none")
         if self.scale not in SCALES:
@@ -113,7 +120,9 @@ class UpscaleConfig:
             kwargs = {"anchor": self.anchor, "activation": self.activation}
         else:
             kwargs = {"shrink": self.shrink, "mapping": self.mapping}
-        return build_upscaler(self.arch, self.scale, self.width, **kwargs)
+        return build_upscaler(
+            self.arch, self.scale, self.width, channels=self.color.channels, **kwargs
+        )
 
 
 @dataclass(frozen=True)
@@ -161,7 +170,7 @@ def load_weights_from(model: keras.Model, path: Path) -> None:
 
 def _plain(value):
     """A config value as JSON: enums by value, paths as text, tuples as lists."""
-    if isinstance(value, Arch):
+    if isinstance(value, (Arch, Color)):
         return value.value
     if isinstance(value, Path):
         return str(value)
@@ -170,9 +179,11 @@ def _plain(value):
     return value
 
 
-def save_model_atomic(model: keras.Model, path: Path, scale: int | None = None) -> Path:
+def save_model_atomic(
+    model: keras.Model, path: Path, scale: int | None = None, channels: int = 1
+) -> Path:
     """``model.save`` to a temporary name in the same folder, with the upscale contract at
-    ``scale`` (None: none), then ``os.replace`` into place."""
+    ``scale`` for ``channels`` (None: none), then ``os.replace`` into place."""
     from edgeimg.export.keras_file import attach_contract
     from edgeimg.train.tasks.upscale.contract import upscale_contract
 
@@ -181,7 +192,7 @@ def save_model_atomic(model: keras.Model, path: Path, scale: int | None = None) 
     try:
         model.save(tmp)
         if scale is not None:
-            attach_contract(tmp, upscale_contract(scale))
+            attach_contract(tmp, upscale_contract(scale, channels))
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -194,9 +205,20 @@ def train_upscale(config: UpscaleConfig) -> UpscaleResult:
     seed_everything(config.seed)
     lr_patch = config.patch_size // config.scale
     pairs = load_pairs(
-        config.train_dirs, config.scale, lr_patch, config.hr_shrink, limit=config.max_images
+        config.train_dirs,
+        config.scale,
+        lr_patch,
+        config.hr_shrink,
+        limit=config.max_images,
+        color=config.color,
     )
-    log.info("%d training images, x%d, HR patch %d", len(pairs), config.scale, config.patch_size)
+    log.info(
+        "%d training images, x%d, HR patch %d, %s",
+        len(pairs),
+        config.scale,
+        config.patch_size,
+        config.color.value.upper(),
+    )
     data = PatchSequence(
         pairs,
         config.scale,
@@ -205,7 +227,9 @@ def train_upscale(config: UpscaleConfig) -> UpscaleResult:
         config.steps_per_epoch,
         seed=config.seed,
     )
-    val_sets = [(Path(d).name, load_pairs((d,), config.scale)) for d in config.val_dirs]
+    val_sets = [
+        (Path(d).name, load_pairs((d,), config.scale, color=config.color)) for d in config.val_dirs
+    ]
     model = config.build()
     if config.init_from is not None:
         load_weights_from(model, Path(config.init_from))
@@ -235,7 +259,7 @@ def train_upscale(config: UpscaleConfig) -> UpscaleResult:
         log.info("%s", score.line())
     inference = config.build()
     inference.set_weights(model.get_weights())
-    path = save_model_atomic(inference, config.output, config.scale)
+    path = save_model_atomic(inference, config.output, config.scale, config.color.channels)
     seconds = time.monotonic() - start
     facts = {
         "config": {k: _plain(v) for k, v in asdict(config).items()},
@@ -248,63 +272,3 @@ def train_upscale(config: UpscaleConfig) -> UpscaleResult:
     tmp.write_text(json.dumps(facts, indent=1, default=str))
     os.replace(tmp, path.with_suffix(".json"))
     return UpscaleResult(path, scores, epochs, inference.count_params(), seconds)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m edgeimg.train.tasks.upscale.train --train DIR --val DIR ...`` (until the
-    CLI has ``edgeimg train upscale``)."""
-    import argparse
-
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--train", nargs="+", required=True)
-    p.add_argument("--val", nargs="*", default=[])
-    p.add_argument("--output", default="runs/upscale/upscaler.keras")
-    p.add_argument("--scale", type=int, default=3)
-    p.add_argument("--arch", default="espcn")
-    p.add_argument("--width", type=int)
-    p.add_argument("--shrink", type=int, default=12)
-    p.add_argument("--mapping", type=int, default=4)
-    p.add_argument("--no-anchor", action="store_true")
-    p.add_argument("--activation", default="relu")
-    p.add_argument("--patch", type=int, default=48)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--steps", type=int, default=500)
-    p.add_argument("--batch", type=int, default=16)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--loss", default="l2")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--hr-shrink", type=float, default=1.0)
-    p.add_argument("--init-from", type=Path)
-    a = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    config = UpscaleConfig(
-        train_dirs=tuple(a.train),
-        val_dirs=tuple(a.val),
-        output=a.output,
-        scale=a.scale,
-        arch=a.arch,
-        width=a.width,
-        shrink=a.shrink,
-        mapping=a.mapping,
-        anchor=not a.no_anchor,
-        activation=a.activation,
-        patch_size=a.patch,
-        epochs=a.epochs,
-        steps_per_epoch=a.steps,
-        batch_size=a.batch,
-        learning_rate=a.lr,
-        loss=a.loss,
-        seed=a.seed,
-        hr_shrink=a.hr_shrink,
-        init_from=a.init_from,
-        log_dir=Path(a.output).with_suffix(""),
-    )
-    result = train_upscale(config)
-    print(f"saved {result.path} ({result.params} params, {result.seconds:.0f} s)")
-    for score in result.scores:
-        print(score.line())
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
