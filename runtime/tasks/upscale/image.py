@@ -123,7 +123,8 @@ def prepare_luma(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.nda
 def luma_of_rgb(rgb: np.ndarray) -> np.ndarray:
     """(..., 3) RGB 0..255 (float, unrounded) -> (...) float64 BT.601 Y 16..235, as ``split_luma``
     (to score a colour model's output on Y, as the SR papers do)."""
-    return np.asarray(rgb, np.float64) @ Y_RGB + Y_OFFSET
+    luma: np.ndarray = np.asarray(rgb, np.float64) @ Y_RGB + Y_OFFSET
+    return luma
 
 
 def prepare_upscale(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.ndarray, Transform]:
@@ -136,6 +137,7 @@ def prepare_upscale(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.
     height, width = image.shape[:2]
     x = (image[:, :, ::-1] if contract.color_order is ColorOrder.RGB else image).astype(np.float32)
     if any(m != 0.0 for m in contract.mean) or any(s != 1.0 for s in contract.std):
-        x = (x - np.float32(contract.mean)) * np.float32(1.0 / np.asarray(contract.std))
+        mean = np.asarray(contract.mean, np.float32)
+        x = (x - mean) * (1.0 / np.asarray(contract.std, np.float32))
     x = x.transpose(2, 0, 1)[None] if contract.layout is Layout.NCHW else x[None]
     return np.ascontiguousarray(x), UpscaleTransform(1.0, 1.0, 0.0, 0.0, (height, width))
