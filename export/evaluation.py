@@ -66,11 +66,14 @@ class HeldOut:
 
 
 def backend_infer(
-    path: str | Path, output_names: Sequence[str], threads: int | None = None
+    path: str | Path,
+    output_names: Sequence[str],
+    threads: int | None = None,
+    backend_name: str = "onnxruntime",
 ) -> Infer:
-    """An :data:`Infer` running ``path`` on the runtime's onnxruntime backend (CPU, the session
-    options the runtime deploys)."""
-    backend = create_backend(path, "onnxruntime", threads=threads)
+    """An :data:`Infer` running ``path`` on the runtime's backend ``backend_name`` (CPU, the
+    session options the runtime deploys)."""
+    backend = create_backend(path, backend_name, threads=threads)
     name = backend.inputs[0].name
     names = list(output_names)
 

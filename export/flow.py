@@ -61,7 +61,9 @@ class QuantizePlan:
 
     options: how to quantize. budget: what INT8 may cost (accuracy points, latency ratio).
     held_out: labelled data for FP32 vs INT8 accuracy (None: latency and size only).
-    rounds: latency measurements per model. threads: onnxruntime intra-op threads (None: all).
+    rounds: latency measurements per model. threads: intra-op threads (None: all). backend:
+    the runtime backend the gate times and scores both models on: the one that will run them
+    (onnxruntime, openvino, opencv).
     force: keep the INT8 file even when the gate fails. report_path: where to write the
     report's JSON. progress: show bars while calibrating and evaluating.
     """
@@ -71,6 +73,7 @@ class QuantizePlan:
     held_out: HeldOutSource | None = None
     rounds: int = 200
     threads: int | None = None
+    backend: str = "onnxruntime"
     force: bool = False
     report_path: Path | None = None
     progress: bool = False
@@ -267,6 +270,7 @@ def quantize_model(
                 rounds=plan.rounds,
                 threads=plan.threads,
                 quant_label=str(output),
+                backend=plan.backend,
             )
             if plan.report_path is not None:
                 report.write_json(plan.report_path)

@@ -1,8 +1,9 @@
 """Latency of two ONNX models measured side by side, interleaved in one run.
 
-Both models run on the runtime's own onnxruntime backend (:func:`edgeimg.runtime.backends.
-create_backend`, CPU), with the session options the runtime deploys (graph optimisation ALL,
-no spinning between runs), so the numbers are those a device would see.
+Both models run on the runtime's own backend (:func:`edgeimg.runtime.backends.create_backend`,
+CPU; onnxruntime unless the caller deploys another), with the session options the runtime
+deploys (graph optimisation ALL, no spinning between runs), so the numbers are those a device
+would see.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ def interleaved_latency(
     rounds: int = 200,
     warmup: int = 20,
     threads: int | None = None,
+    backend: str = "onnxruntime",
 ) -> tuple[Latency, Latency]:
     """Median and p90 latency of two models, measured alternately in one run.
 
@@ -41,7 +43,7 @@ def interleaved_latency(
     """
     if rounds < 1:
         raise EdgeimgError(f"latency rounds: expected >= 1, got {rounds}")
-    backends = [create_backend(p, "onnxruntime", threads=threads) for p in paths]
+    backends = [create_backend(p, backend, threads=threads) for p in paths]
     feeds = [{b.inputs[0].name: x} for b, x in zip(backends, samples, strict=True)]
     for _ in range(warmup):
         for backend, feed in zip(backends, feeds, strict=True):

@@ -61,6 +61,7 @@ class QuantReport:
     budget: Budget
     threads: int | None
     lower_is_better: bool = False
+    backend: str = "onnxruntime"
 
     @property
     def latency_ratio(self) -> float:
@@ -121,6 +122,7 @@ class QuantReport:
             "worst_tensors_sqnr_db": [{"tensor": n, "sqnr_db": v} for n, v in self.worst_tensors],
             "budget": vars(self.budget),
             "threads": self.threads,
+            "backend": self.backend,
         }
 
     def write_json(self, path: str | Path) -> None:
@@ -177,7 +179,7 @@ class QuantReport:
         ]
         lines.append(
             f"scheme {self.scheme}, {self.method} calibration, "
-            f"{len(self.float_nodes)} nodes kept in float"
+            f"{len(self.float_nodes)} nodes kept in float, timed and scored on {self.backend}"
             + (f", {self.threads} threads" if self.threads else "")
         )
         if self.worst_tensors:
@@ -200,22 +202,24 @@ def compare(
     threads: int | None = None,
     worst: int = 8,
     quant_label: str | None = None,
+    backend: str = "onnxruntime",
 ) -> QuantReport:
     """Measure the float model and the quantized one (``result.path``) side by side.
 
     sample: one prepared input (1, ...) for latency. quant_label: the path to report for the
-    quantized model when ``result.path`` is a temporary file.
+    quantized model when ``result.path`` is a temporary file. backend: the runtime backend
+    both models are timed and scored on (the one that will run them).
     """
     budget = budget or Budget()
     float_latency, quant_latency = interleaved_latency(
-        (float_path, result.path), (sample, sample), rounds=rounds, threads=threads
+        (float_path, result.path), (sample, sample), rounds, threads=threads, backend=backend
     )
     float_score = quant_score = None
     metric = None
     if evaluator is not None:
         metric = evaluator.metric
-        float_score = evaluator(backend_infer(float_path, output_names, threads))
-        quant_score = evaluator(backend_infer(result.path, output_names, threads))
+        float_score = evaluator(backend_infer(float_path, output_names, threads, backend))
+        quant_score = evaluator(backend_infer(result.path, output_names, threads, backend))
     return QuantReport(
         float_path=str(float_path),
         quant_path=quant_label or str(result.path),
@@ -233,4 +237,5 @@ def compare(
         budget=budget,
         threads=threads,
         lower_is_better=bool(getattr(evaluator, "lower_is_better", False)),
+        backend=backend,
     )

@@ -82,6 +82,10 @@ def test_compare_layouts_prints_transposes_and_latency_of_both(detector_keras, c
             ["quantize", "{onnx}", "--calib", "{tmp}", "-o", "{tmp}/m.onnx", "--calib-count", "0"],
             "--calib-count: expected >= 1",
         ),
+        (
+            ["quantize", "{onnx}", "--calib", "{tmp}", "-o", "{tmp}/m.onnx", "--backend", "trt"],
+            "--backend: expected one of onnxruntime, opencv, openvino, got 'trt'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(

@@ -112,6 +112,25 @@ def test_quantize_model_scores_a_classifier_on_held_out_labels(person_classifier
     assert probs.shape == (2, 2)
 
 
+def test_the_gate_times_and_scores_on_the_backend_that_will_deploy(person_classifier, tmp_path):
+    """--backend openvino: both models timed and scored by OpenVINO (which runs the QDQ file
+    with its own INT8 kernels), named in the report."""
+    pytest.importorskip("openvino")
+    fp32 = export_keras(person_classifier.keras_path, tmp_path / "person.onnx").path
+    held_out = person_classifier.held_out
+    plan = QuantizePlan(
+        held_out=lambda: HeldOut(held_out.images, list(held_out.labels), "labels"),
+        rounds=5,
+        force=True,
+        backend="openvino",
+    )
+    images = person_classifier.calibration.images
+    report = quantize_model(fp32, tmp_path / "p.int8.onnx", images, plan).report
+    assert report.backend == "openvino" and "timed and scored on openvino" in report.table()
+    assert report.float_score > 90.0 and abs(report.float_score - report.quant_score) <= 3.0
+    assert report.to_dict()["backend"] == "openvino"
+
+
 def test_quantize_model_reads_the_calibration_only_after_the_model_is_checked(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")

@@ -109,7 +109,14 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--rounds", type=int, default=200, help="latency measurements per model (default 200)"
     )
-    group.add_argument("--threads", type=int, help="onnxruntime intra-op threads (default: all)")
+    group.add_argument("--threads", type=int, help="intra-op threads (default: all)")
+    group.add_argument(
+        "--backend",
+        default="onnxruntime",
+        help="runtime backend the gate times and scores FP32 and INT8 on: the one that will "
+        "run the model (onnxruntime, openvino, opencv; default %(default)s). INT8 pays on "
+        "some engines and not others: gate it on the one you deploy",
+    )
     group.add_argument(
         "--force",
         action="store_true",
@@ -163,6 +170,12 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
         raise EdgeimgError(f"--eval-count: expected >= 0, got {args.eval_count}")
     if args.threads is not None and args.threads < 1:
         raise EdgeimgError(f"--threads: expected >= 1, got {args.threads}")
+    from edgeimg.runtime.backends import backend_names
+
+    if args.backend not in backend_names():
+        raise EdgeimgError(
+            f"--backend: expected one of {', '.join(backend_names())}, got {args.backend!r}"
+        )
     options = QuantizeOptions(
         target=args.target,
         method=args.method,
@@ -181,6 +194,7 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
         else None,
         rounds=args.rounds,
         threads=args.threads,
+        backend=args.backend,
         force=args.force,
         report_path=Path(args.report) if args.report else None,
         progress=True,
