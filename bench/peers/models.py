@@ -122,12 +122,13 @@ def build_runners(
                 lambda p=p, q=precision: EdgeimgRunner(p, threads, q),
             )
         )
-        builders.append(
-            (
-                PeerSpec("edgeimg runtime", precision, threads),
-                lambda p=p, q=precision: EdgeimgRunner(p, threads, q, backend="opencv"),
+        for backend in ("opencv", "openvino"):
+            builders.append(
+                (
+                    PeerSpec("edgeimg runtime", precision, threads, f"backend {backend}"),
+                    lambda p=p, q=precision, b=backend: EdgeimgRunner(p, threads, q, backend=b),
+                )
             )
-        )
         builders.append(
             (
                 PeerSpec("opencv dnn", precision, threads),
@@ -138,7 +139,7 @@ def build_runners(
     for spec, make in builders:
         try:
             runners.append(make())
-        except Unsupported as exc:
+        except (Unsupported, EdgeimgError) as exc:  # e.g. an optional backend not installed
             skipped.append(PeerRow(spec, None, None, None, str(exc)))
         except ModuleNotFoundError as exc:
             skipped.append(PeerRow(spec, None, None, None, f"{exc.name} is not installed"))

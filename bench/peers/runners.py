@@ -203,7 +203,7 @@ class EdgeimgRunner(Runner):
         self.nchw = self.model.contract.layout.value == "NCHW"
         self.threads, self.backend = threads, backend
         self.contract = self.model.contract
-        note = "Model.infer" + (", backend opencv" if backend == "opencv" else "")
+        note = "Model.infer" + (f", backend {backend}" if backend != "onnxruntime" else "")
         self.spec = PeerSpec("edgeimg runtime", precision, threads, note)
 
     def activate(self) -> None:

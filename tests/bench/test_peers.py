@@ -33,6 +33,7 @@ def test_peers_time_every_engine_with_accuracy_beside_each_row(tiny_models, tmp_
     }
     engines = {engine for engine, _, _ in rows}
     assert {"keras/tensorflow", "litert", "onnxruntime", "edgeimg runtime", "opencv dnn"} <= engines
+    assert any("backend openvino" in note for _, _, note in rows)  # timed, or why not
     timed = [r for r in rows.values() if "skipped" not in r]
     for r in timed:
         assert r["p50_ms"] > 0 and 0.0 <= r["top-1"] <= 1.0
