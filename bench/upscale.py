@@ -1,7 +1,7 @@
 """Super-resolution side by side: what a user would pick to enlarge frames, on the same images.
 
     python -m edgeimg.bench.upscale [--model x3.onnx] [--int8 x3.int8.onnx] [--set SR/CSet5]
-                                    [--compare OUT_DIR]
+                                    [--also rgb_x3.onnx] [--compare OUT_DIR]
 
 Rows: OpenCV ``resize`` (bicubic, Lanczos), MATLAB-style bicubic (edgeimg's, the papers' baseline),
 and the upscaler through edgeimg's runtime (``Model.predict``: Y through the model, chroma
@@ -60,9 +60,10 @@ class Timed:
 
 
 def contenders(
-    scale: int, model: Path | None, int8: Path | None, threads: int
+    scale: int, model: Path | None, int8: Path | None, threads: int, also: tuple[Path, ...] = ()
 ) -> dict[str, Enlarge]:
-    """Name -> enlarge function, the classic resizes first, then the model on each backend."""
+    """Name -> enlarge function, the classic resizes first, then the model on each backend,
+    then the ``also`` models (e.g. an RGB variant) on onnxruntime."""
     from edgeimg.runtime.model import load_model
     from edgeimg.train.tasks.upscale.resize import imresize
 
@@ -84,6 +85,7 @@ def contenders(
         (model, "onnxruntime", "FP32"),
         (model, "opencv", "FP32"),
         (int8, "onnxruntime", "INT8"),
+        *((path, "onnxruntime", path.stem) for path in also),
     ]
     for path, backend, precision in runs:
         if path is None:
@@ -233,11 +235,12 @@ def bench_upscale(
     plan: RunPlan | None = None,
     keras: Path | None = None,
     calibration: Path | None = None,
+    also: tuple[Path, ...] = (),
 ) -> list[UpscaleRow]:
     plan = plan or RunPlan(warmup=3, iterations=30, rounds=5)
     rng = np.random.default_rng(0)
     frame = cv2.GaussianBlur(rng.integers(0, 256, (*frame_hw, 3), dtype=np.uint8), (5, 5), 0)
-    named = contenders(scale, model, int8, threads)
+    named = contenders(scale, model, int8, threads, also)
     if keras is not None:
         named.update(litert_contenders(keras, scale, calibration, threads))
     scores = {name: quality(enlarge, folder, scale) for name, enlarge in named.items()}
@@ -275,6 +278,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--calib", type=Path, help="images for LiteRT's INT8 calibration (not the test set)"
     )
+    parser.add_argument(
+        "--also",
+        type=Path,
+        nargs="+",
+        default=[],
+        metavar="M.onnx",
+        help="more upscalers of the same scale through the runtime on onnxruntime (e.g. an "
+        "RGB variant), one row each named after the file",
+    )
     parser.add_argument("--set", type=Path, default=Path("../shared/data/SR/CSet5"))
     parser.add_argument("--scale", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
@@ -299,6 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             plan=plan,
             keras=args.keras,
             calibration=args.calib,
+            also=tuple(args.also),
         )
     except EdgeimgError as exc:
         print(f"bench upscale: error: {exc}", file=sys.stderr)

@@ -50,6 +50,19 @@ def test_the_model_beats_every_classic_resize_on_real_images(two_set5_images):
     assert "| edgeimg onnxruntime FP32 |" in table(rows, two_set5_images, 3, (36, 64))
 
 
+def test_also_adds_a_row_per_model_named_after_its_file(two_set5_images, tmp_path):
+    copy = tmp_path / "same_model.onnx"
+    shutil.copy(bundled_model_path("upscale"), copy)
+    plan = RunPlan(warmup=1, iterations=2, rounds=1)
+    rows = bench_upscale(
+        two_set5_images, 3, bundled_model_path("upscale"), None, (36, 64), 1, plan, also=(copy,)
+    )
+    by_name = {row.name: row for row in rows}
+    assert (
+        by_name["edgeimg onnxruntime same_model"].psnr == by_name["edgeimg onnxruntime FP32"].psnr
+    )
+
+
 def test_a_model_of_another_scale_is_a_one_line_error(two_set5_images, capsys):
     code = main(["--set", str(two_set5_images), "--scale", "2", "--iterations", "1"])
     assert code == 2
