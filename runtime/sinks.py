@@ -299,10 +299,13 @@ class VideoSink(Sink):
         if self._writer is None:
             return
         finished = False
+        failed: OSError | None = None
         try:
             if self._encoder is not None:
-                self._encoder.close()
-                self._encoder = None
+                encoder, self._encoder = self._encoder, None
+                encoder.close()
+        except OSError as exc:  # a write after the last put failed (disk full): said below
+            failed = exc
         finally:
             writer, self._writer = self._writer, None
             try:
@@ -315,7 +318,12 @@ class VideoSink(Sink):
                 log.debug("wrote %s (%d frames)", self.path, self.frames)
             else:
                 self._temp.unlink(missing_ok=True)
-        if self.frames and not finished:
+        if failed is not None and finished:
+            raise EdgeimgError(
+                f"cannot write video {self.path}: {failed.strerror or failed} "
+                f"(kept the {self.frames} frames encoded before)"
+            )
+        if (self.frames or failed is not None) and not finished:
             raise EdgeimgError(
                 f"cannot write video {self.path}: the encoder could not finish the file "
                 "(disk full or file size limit?); nothing written there"
