@@ -68,14 +68,19 @@ def temporary_path(path: Path) -> Path:
 
 def stale_partials(path: Path) -> list[Path]:
     """The temporary files of ``path`` (see :func:`temporary_path`) left by processes that no
-    longer run, oldest name first. Files of running processes (this one included) are kept."""
-    pattern = re.compile(rf"\.{re.escape(path.stem)}\.partial-(\d+){re.escape(path.suffix)}")
+    longer run, oldest name first; for a folder written file by file (``NAME.masks``), every
+    temporary file inside it. Files of running processes (this one included) are kept."""
+    if path.is_dir():
+        folder, pattern = path, re.compile(r"\..+\.partial-(\d+)\.\w+")
+    else:
+        folder = path.parent
+        pattern = re.compile(rf"\.{re.escape(path.stem)}\.partial-(\d+){re.escape(path.suffix)}")
     try:
-        names = sorted(os.listdir(path.parent))
+        names = sorted(os.listdir(folder))
     except OSError:
         return []
     return [
-        path.parent / name
+        folder / name
         for name in names
         if (match := pattern.fullmatch(name)) and not _process_alive(int(match.group(1)))
     ]

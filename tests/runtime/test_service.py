@@ -136,6 +136,34 @@ def test_only_temporary_files_of_dead_processes_are_stale(tmp_path):
     assert len(list(tmp_path.iterdir())) == 5
 
 
+def test_a_mask_folder_is_written_through_temporary_files_the_next_run_cleans(tmp_path):
+    """``-o NAME.masks`` writes each PNG through ``.<stem>.partial-PID.png``: a killed run's
+    leftovers inside the folder are stale for the next run, a running one's are kept."""
+    import numpy as np
+
+    from edgeimg.runtime.frame import Frame
+    from edgeimg.runtime.sinks import FrameResult
+    from edgeimg.runtime.tasks.segment.mask import SegmentMask
+    from edgeimg.runtime.tasks.segment.sinks import MaskSink
+
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    folder = tmp_path / "out.masks"
+    folder.mkdir()
+    (folder / f".000007.partial-{finished.pid}.png").write_bytes(b"half")
+    (folder / f".000008.partial-{os.getppid()}.png").write_bytes(b"busy")
+    assert remove_stale_partials([folder]) == [folder / f".000007.partial-{finished.pid}.png"]
+    mask = SegmentMask(np.full((4, 6), 2, np.uint8), 3)
+    frame = Frame(np.zeros((4, 6, 3), np.uint8), 0, 0.0)
+    with MaskSink(folder) as sink:
+        sink.write(FrameResult(frame, mask, None))
+    assert sorted(p.name for p in folder.iterdir()) == [
+        f".000008.partial-{os.getppid()}.png",
+        "000000.png",
+    ]
+    assert (cv2.imread(str(folder / "000000.png"), cv2.IMREAD_UNCHANGED) == 2).all()
+
+
 def one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
     captured = capsys.readouterr()
     lines = captured.err.strip().splitlines()

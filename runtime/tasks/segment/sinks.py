@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 
+from edgeimg.runtime.atomic import temporary_path
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.sinks import FrameResult, Sink
 
@@ -18,7 +19,7 @@ class MaskSink(Sink):
 
     def __init__(self, folder: str | os.PathLike[str]) -> None:
         super().__init__()
-        self.folder = Path(folder)
+        self.folder = self.path = Path(folder)
         if self.folder.exists() and not self.folder.is_dir():
             raise EdgeimgError(f"mask output {self.folder}: exists and is not a folder")
         if not self.folder.parent.is_dir():
@@ -34,7 +35,7 @@ class MaskSink(Sink):
         frame = result.frame
         stem = Path(frame.name).stem if frame.name else f"{frame.index:06d}"
         path = self.folder / f"{stem}.png"
-        temp = self.folder / f".{stem}.tmp.png"
+        temp = temporary_path(path)  # a killed run's leftovers are removed by the next run
         try:
             if not cv2.imwrite(str(temp), result.result.mask):
                 raise EdgeimgError(f"cannot write mask {path}: OpenCV could not encode it")
