@@ -27,8 +27,10 @@ from typing import Any, TextIO
 
 from edgeimg import __version__
 
+# the verbs; each is the module edgeimg.cli.<verb with "-" as "_">
 COMMANDS = (
     "train", "export", "quantize", "track", "predict", "generate", "evaluate", "bench", "info",
+    "triton-repo",
 )  # fmt: skip
 
 log = logging.getLogger("edgeimg")
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_verbosity(parser, top=True)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for name in COMMANDS:
-        importlib.import_module(f"edgeimg.cli.{name}").add_parser(sub)
+        importlib.import_module(f"edgeimg.cli.{name.replace('-', '_')}").add_parser(sub)
     return parser
 
 
