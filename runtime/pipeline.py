@@ -165,6 +165,7 @@ def run_pipeline(
     with ExitStack() as stack:
         stop = stack.enter_context(deferred_stop())
         for sink in sinks:
+            sink.watch(timer)
             stack.enter_context(sink)
         pool = ThreadPoolExecutor(config.workers, thread_name_prefix="edgeimg-infer")
         # last out: wait for the workers' current calls, drop the queued ones

@@ -28,6 +28,7 @@ from edgeimg.runtime.atomic import check_destination, temporary_path
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.frame import Frame
+from edgeimg.runtime.timing import StageTimer
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +69,10 @@ class Sink:
         """Learn the source's frame rate and the model's contract (before ``open``); sinks
         built before the source and model were opened take their defaults from here.
         """
+
+    def watch(self, timer: StageTimer) -> None:
+        """Given the run's per-stage timer before the first frame (read it from ``write``,
+        on the pipeline's thread), for sinks that report timing live."""
 
     def open(self) -> None:
         """Create the output (a temporary file); called by ``__enter__``."""

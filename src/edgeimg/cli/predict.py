@@ -9,12 +9,14 @@ from typing import Any
 from edgeimg.cli.running import (
     add_model_options,
     add_source_options,
+    add_view_option,
     backend_name,
     check_common,
     load,
     open_spec,
     quiet_opencv,
     run_and_report,
+    view_sinks,
 )
 from edgeimg.cli.track import add_classes_option, class_stages
 from edgeimg.runtime.errors import EdgeimgError
@@ -83,6 +85,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         help="output file, format by suffix (repeatable)",
     )
     out.add_argument("--show", action="store_true", help="show a window (needs a display)")
+    add_view_option(out)
     out.add_argument("--timing-json", metavar="FILE", help="write the timing summary as JSON")
     parser.set_defaults(run=run)
 
@@ -153,6 +156,7 @@ def _sinks(args: argparse.Namespace, contract: Any) -> list[Any]:
     sinks: list[Any] = [file_sink(path, contract) for path in args.output]
     if args.show:
         sinks.append(WindowSink())
+    sinks += view_sinks(args)
     if not sinks:
         sinks.append(StdoutJsonLines())
     return sinks

@@ -92,6 +92,28 @@ def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> No
     )
 
 
+def add_view_option(out: argparse._ArgumentGroup) -> None:
+    out.add_argument(
+        "--serve-view",
+        metavar="HOST:PORT",
+        help="serve a live view to browsers at http://HOST:PORT/: the annotated stream "
+        "(MJPEG), FPS and counts, for several viewers without slowing the run (127.0.0.1: this "
+        "machine only; 0.0.0.0: every network, with a warning; PORT alone: 127.0.0.1:PORT)",
+    )
+
+
+def view_sinks(args: argparse.Namespace) -> list[Any]:
+    """[the ViewSink of ``--serve-view``], its address bound (a port in use is a one-line
+    error before any work), or []."""
+    if not getattr(args, "serve_view", None):
+        return []
+    from edgeimg.runtime.view import ViewSink
+
+    sink = ViewSink(args.serve_view, name="--serve-view")
+    print(f"live view: {sink.url}", file=sys.stderr)
+    return [sink]
+
+
 def check_common(args: argparse.Namespace) -> None:
     if args.start_frame < 1:
         raise EdgeimgError(f"--start-frame: expected >= 1, got {args.start_frame}")

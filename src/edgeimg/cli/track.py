@@ -11,12 +11,14 @@ from typing import Any
 from edgeimg.cli.running import (
     add_model_options,
     add_source_options,
+    add_view_option,
     backend_name,
     check_common,
     load,
     open_spec,
     quiet_opencv,
     run_and_report,
+    view_sinks,
 )
 from edgeimg.runtime.errors import EdgeimgError
 
@@ -84,6 +86,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     out.add_argument("--jsonl", metavar="FILE", help="JSON lines, one record per frame")
     out.add_argument("--mot", metavar="FILE", help="MOTChallenge text (frame,id,left,top,w,h,...)")
     out.add_argument("--show", action="store_true", help="show a window (needs a display)")
+    add_view_option(out)
     out.add_argument("--timing-json", metavar="FILE", help="write the timing summary as JSON")
     parser.set_defaults(run=run)
 
@@ -96,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
         spec: str | int = args.camera
     else:  # an empty --source "" is refused by open_source, not taken for the demo
         spec = DEFAULT_SOURCE if args.source is None else args.source
-    default_output = not any((args.output, args.jsonl, args.mot, args.show))
+    default_output = not any((args.output, args.jsonl, args.mot, args.show, args.serve_view))
     if default_output:
         args.output = DEFAULT_OUTPUT
 
@@ -217,4 +220,4 @@ def _sinks(args: argparse.Namespace) -> list[Any]:
         sinks.append(JsonLinesSink(args.jsonl))
     if args.mot:
         sinks.append(MotSink(args.mot))
-    return sinks
+    return sinks + view_sinks(args)
