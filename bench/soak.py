@@ -3,7 +3,7 @@ output on, sampling the process's resident memory (RSS) and the live track count
 ``--every`` seconds; prints the samples and the RSS slope after warm-up, and checks that the
 outputs are complete. A script, not a test: 100,000 frames take about half an hour here.
 
-    python -m edgeimg.bench.soak --frames 20000 --out /tmp/soak --json soak.json
+    python -m edgeimg.bench.soak --frames 100000 --out /tmp/soak --json soak.json --plot soak.png
 
 The slope is a least-squares fit of RSS against frames over the samples after ``--warmup``
 (a share of the frames: allocator pools, onnxruntime's arenas and the encoder's buffers fill
@@ -75,6 +75,31 @@ def slope_mb_per_10k(samples: list[tuple[float, int, float, int]], warmup: float
     return float(np.polyfit(frames, rss, 1)[0] * 10_000)
 
 
+def plot(
+    samples: list[tuple[float, int, float, int]], slope: float, warmup: float, path: Path
+) -> None:
+    """RSS (MB, left axis) and live tracks (right axis) against frames, warm-up shaded."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    frames = np.array([n for _, n, _, _ in samples])
+    fig, ax = plt.subplots(figsize=(8, 4))
+    ax.plot(frames, [r for _, _, r, _ in samples], color="tab:blue", label="RSS")
+    ax.axvspan(0, warmup * frames[-1], color="0.9", label="warm-up")
+    ax.set_xlabel("frames")
+    ax.set_ylabel("RSS MB")
+    tracks = ax.twinx()
+    tracks.plot(frames, [k for _, _, _, k in samples], color="tab:orange", lw=0.8, label="tracks")
+    tracks.set_ylabel("live tracks")
+    ax.set_title(f"soak: RSS slope after warm-up {slope:.2f} MB per 10k frames")
+    fig.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
 def main(argv: list[str] | None = None) -> int:
     from edgeimg.runtime.model import bundled_model_path, load_model
     from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
@@ -88,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=0.2, help="share of frames skipped")
     parser.add_argument("--out", type=Path, help="output folder (default: a temporary one)")
     parser.add_argument("--json", type=Path, help="write the samples and the slope here")
+    parser.add_argument("--plot", type=Path, help="write a PNG of RSS and live tracks by frame")
     args = parser.parse_args(argv)
 
     out = args.out or Path(tempfile.mkdtemp(prefix="edgeimg-soak-"))
@@ -138,6 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     print(json.dumps(summary, indent=2))
     if args.json:
         args.json.write_text(json.dumps(report, indent=2) + "\n")
+    if args.plot:
+        plot(sampler.samples[:-1], slope, args.warmup, args.plot)
     return 0 if report["outputs_complete"] else 1
 
 
