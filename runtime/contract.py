@@ -75,7 +75,7 @@ def _convert(key: str, value: Any, convert: Callable[[Any], T], expected: str) -
     """``convert(value)``, or a one-line ContractError naming the key, expected vs actual."""
     try:
         return convert(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf), float(10**400)
         raise ContractError(f"contract {key}: expected {expected}, got {value!r}") from None
 
 
@@ -229,7 +229,7 @@ class ModelContract:
                 "with `edgeimg export`, or describe it in a JSON/YAML file given as --contract FILE"
             )
         known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(values) - known)
+        unknown = sorted(map(str, set(values) - known))  # YAML keys may be numbers, null
         if unknown:
             raise ContractError(f"{source}: unknown contract keys {', '.join(unknown)}")
         try:
@@ -247,7 +247,7 @@ class ModelContract:
                 continue
             try:
                 values[key[len(PREFIX) :]] = json.loads(text)
-            except json.JSONDecodeError:
+            except (ValueError, RecursionError):  # bad JSON, >4300 digits, deep nesting
                 raise ContractError(
                     f"{source}: metadata {key} is not JSON: {text[:60]!r}"
                 ) from None

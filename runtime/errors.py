@@ -53,7 +53,7 @@ def typed_params(
     ``decoder centernet: unknown keys strde; valid: stride, score_threshold, ...``.
     """
     known = [f.name for f in fields(config_type)]
-    unknown = sorted(set(params) - set(known))
+    unknown = sorted(map(str, set(params) - set(known)))  # YAML keys may be numbers, null
     if unknown:
         raise error(f"{what}: unknown keys {', '.join(unknown)}; valid: {', '.join(known)}")
     try:

@@ -93,7 +93,7 @@ class TaskSpec:
             if contract.task_params:
                 raise EdgeimgError(
                     f"contract task_params: task {self.name} has none, "
-                    f"got {', '.join(contract.task_params)}"
+                    f"got {', '.join(map(str, contract.task_params))}"
                 )
             return None
         return typed_params(self.params_type, contract.task_params, "contract task_params")

@@ -28,7 +28,7 @@ class SoftmaxConfig:
     def __post_init__(self) -> None:
         try:
             object.__setattr__(self, "top_k", int(self.top_k))
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise DecoderError(
                 f"decoder softmax: top_k expected an integer, got {self.top_k!r}"
             ) from None

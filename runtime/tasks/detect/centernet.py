@@ -14,8 +14,9 @@ to the source image.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -53,15 +54,22 @@ class CenterNetConfig:
         def set_(name: str, value: object) -> None:
             object.__setattr__(self, name, value)
 
-        try:
-            set_("stride", int(self.stride))
-            set_("score_threshold", float(self.score_threshold))
-            set_("nms_iou", float(self.nms_iou))
-            set_("max_detections", int(self.max_detections))
-            set_("peak_kernel", int(self.peak_kernel))
-            set_("output_layout", Layout(self.output_layout))
-        except (TypeError, ValueError) as exc:
-            raise DecoderError(f"decoder centernet: bad decoder_params: {exc}") from None
+        conversions: tuple[tuple[str, Callable[[Any], object], str], ...] = (
+            ("stride", int, "an integer"),
+            ("score_threshold", float, "a number"),
+            ("nms_iou", float, "a number"),
+            ("max_detections", int, "an integer"),
+            ("peak_kernel", int, "an integer"),
+            ("output_layout", Layout, "NHWC or NCHW"),
+        )
+        for name, convert, kind in conversions:
+            value = getattr(self, name)
+            try:
+                set_(name, convert(value))
+            except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+                raise DecoderError(
+                    f"decoder centernet: bad decoder_params: {name} expected {kind}, got {value!r}"
+                ) from None
         checks = (
             ("stride", self.stride >= 1, "an integer >= 1"),
             ("score_threshold", 0.0 <= self.score_threshold < 1.0, "in [0, 1)"),

@@ -21,8 +21,9 @@ image. ``yolo_nms`` boxes went through NMS in the graph already: they are only t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -48,16 +49,24 @@ class YoloConfig:
     max_detections: int = 300
 
     def __post_init__(self) -> None:
-        try:
-            object.__setattr__(self, "score_threshold", float(self.score_threshold))
-            object.__setattr__(self, "nms_iou", float(self.nms_iou))
-            if isinstance(self.max_detections, bool) or int(self.max_detections) != float(
-                self.max_detections
-            ):
-                raise ValueError(f"max_detections must be an integer, got {self.max_detections}")
-            object.__setattr__(self, "max_detections", int(self.max_detections))
-        except (TypeError, ValueError) as exc:
-            raise DecoderError(f"decoder yolo: bad decoder_params: {exc}") from None
+        def whole(value: Any) -> int:
+            if isinstance(value, bool) or int(value) != float(value):
+                raise ValueError(value)
+            return int(value)
+
+        conversions: tuple[tuple[str, Callable[[Any], object], str], ...] = (
+            ("score_threshold", float, "a number"),
+            ("nms_iou", float, "a number"),
+            ("max_detections", whole, "an integer"),
+        )
+        for name, convert, kind in conversions:
+            value = getattr(self, name)
+            try:
+                object.__setattr__(self, name, convert(value))
+            except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
+                raise DecoderError(
+                    f"decoder yolo: bad decoder_params: {name} expected {kind}, got {value!r}"
+                ) from None
         checks = (
             ("score_threshold", 0.0 <= self.score_threshold < 1.0, "in [0, 1)"),
             ("nms_iou", 0.0 <= self.nms_iou <= 1.0, "in [0, 1]"),

@@ -37,7 +37,7 @@ class ArgmaxDecoder(Decoder):
     def from_contract(cls, contract: ModelContract) -> ArgmaxDecoder:
         if contract.decoder_params:
             raise DecoderError(
-                f"decoder argmax: takes no decoder_params, got {', '.join(contract.decoder_params)}"
+                f"decoder argmax: takes no decoder_params, got {', '.join(map(str, contract.decoder_params))}"
             )
         size = contract.input_size
         return cls(len(contract.class_names), (int(size[0]), int(size[1])) if size else None)

@@ -35,7 +35,13 @@ class SegmentParams:
                 )
             colours.append((int(values[0]), int(values[1]), int(values[2])))
         object.__setattr__(self, "palette", tuple(colours))
-        if not 0.0 <= float(self.alpha) <= 1.0:
+        try:
+            alpha = float(self.alpha)
+        except (TypeError, ValueError, OverflowError):
+            raise EdgeimgError(
+                f"contract task_params alpha: expected a number in 0..1, got {self.alpha!r}"
+            ) from None
+        if not 0.0 <= alpha <= 1.0:
             raise EdgeimgError(f"contract task_params alpha: expected 0..1, got {self.alpha}")
 
 

@@ -125,7 +125,7 @@ class ByteTrackConfig:
     def from_dict(cls, values: Mapping[str, object]) -> ByteTrackConfig:
         """Build from a mapping of field names; unknown keys and wrong types are refused."""
         types = {f.name: _type_name(f) for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - set(types))
+        unknown = sorted(map(str, set(values) - set(types)))  # YAML keys may be numbers, null
         if unknown:
             raise EdgeimgError(
                 f"unknown tracker setting(s) {', '.join(unknown)}; valid: {', '.join(types)}"
@@ -166,7 +166,10 @@ def _coerce(name: str, type_name: str, value: object) -> object:
     elif type_name == "float":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         if isinstance(value, (int, float)) and ok:
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:  # an int beyond float's range
+                ok = False
     else:  # OutputBoxes: __post_init__ checks the name
         ok = isinstance(value, (str, OutputBoxes))
     if not ok:
@@ -186,7 +189,7 @@ def settings_from_yaml(path: str | os.PathLike[str]) -> dict[str, object]:
         raise EdgeimgError(f"cannot read tracker config {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise EdgeimgError(f"tracker config {path} is not text (expected YAML)") from None
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError, RecursionError) as exc:  # ints of >4300 digits, nesting
         raise EdgeimgError(
             f"tracker config {path} is not valid YAML: {yaml_problem(exc)}"
         ) from None
