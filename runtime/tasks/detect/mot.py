@@ -8,6 +8,7 @@ not counted.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,8 +124,12 @@ def read_mot(path: str | os.PathLike[str]) -> MotRecords:
             raise EdgeimgError(f"{path}:{number}: expected numbers, got {line!r}") from None
         if len(values) == 6:
             values.append(1.0)
-        if values[0] < 1 or values[0] != int(values[0]):
+        if not all(math.isfinite(v) for v in values):
+            raise EdgeimgError(f"{path}:{number}: expected finite numbers, got {line!r}")
+        if not 1 <= values[0] < 2**63 or values[0] != int(values[0]):
             raise EdgeimgError(f"{path}:{number}: expected a 1-based frame number, got {fields[0]}")
+        if not -(2**63) <= values[1] < 2**63 or values[1] != int(values[1]):
+            raise EdgeimgError(f"{path}:{number}: expected an integer track id, got {fields[1]}")
         rows.append(values)
     if not rows:
         return MotRecords.empty()
