@@ -70,6 +70,22 @@ def test_only_local_maxima_above_the_threshold_are_peaks():
     assert len(ys) == 3
 
 
+def test_a_score_that_is_not_a_finite_number_is_no_detection():
+    """A broken model's inf/nan heatmap cells are dropped (found by the property tests: two inf
+    peaks came out as detections with no order between them)."""
+    heatmap = np.zeros((6, 6, 1), np.float32)
+    heatmap[1, 1, 0], heatmap[4, 4, 0], heatmap[1, 4, 0] = np.inf, np.nan, 0.5
+    ys, xs, _, scores = find_peaks(heatmap, threshold=0.1, kernel=3)
+    assert list(zip(ys.tolist(), xs.tolist(), strict=True)) == [(1, 4)] and scores.tolist() == [0.5]
+    from edgeimg.runtime.tasks.detect.yolo import YoloConfig, decode_yolov8
+
+    pred = np.zeros((4 + 1, 3), np.float32)  # YOLOv8: (4 + nc, N), boxes cx, cy, w, h
+    pred[:4] = [[10, 20, 30], [10, 20, 30], [4, 4, 4], [4, 4, 4]]
+    pred[4] = [np.inf, 0.9, np.nan]
+    _, scores, _ = decode_yolov8(pred, YoloConfig(score_threshold=0.25))
+    assert scores.tolist() == [pytest.approx(0.9)]
+
+
 def test_peaks_are_found_in_every_channel_of_a_heatmap_with_many_classes():
     heatmap = np.zeros((5, 6, 600), np.float32)  # more channels than one cv2.dilate call takes (64)
     heatmap[2, 3, 7], heatmap[2, 3, 550], heatmap[2, 4, 550] = 0.5, 0.8, 0.6

@@ -87,14 +87,15 @@ class CenterNetConfig:
 def find_peaks(
     heatmap: np.ndarray, threshold: float, kernel: int = 3
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Local maxima of a C-contiguous (h, w, C) float32 heatmap that are above ``threshold``.
+    """Local maxima of a C-contiguous (h, w, C) float32 heatmap that are above ``threshold``
+    (and finite).
 
     A cell is a peak of class c when it equals the maximum of its kernel x kernel neighbourhood
     in channel c (so plateaus give several peaks; NMS merges them).
     Returns (ys, xs, class_ids, scores), each (K,), int64 indices and float32 scores.
     """
     height, width, channels = heatmap.shape
-    mask = heatmap > threshold
+    mask = (heatmap > threshold) & np.isfinite(heatmap)  # an infinite score is no detection
     if kernel > 1:
         element = np.ones((kernel, kernel), np.uint8)
         # cv2.dilate takes contiguous multi-channel images (and drops a single channel axis).

@@ -14,7 +14,7 @@ scaled 1/255, NCHW: the contract says mean 0, std 255, pad_value 114):
   detection are zero.
 
 Decoding follows Ultralytics' ``non_max_suppression``: a box is a candidate when its best
-class score exceeds ``score_threshold`` (one label per box), class-aware NMS at ``nms_iou``
+class score exceeds ``score_threshold`` (and is finite; one label per box), class-aware NMS at ``nms_iou``
 keeps at most ``max_detections`` boxes, best first; boxes are then mapped back to the source
 image. ``yolo_nms`` boxes went through NMS in the graph already: they are only thresholded.
 """
@@ -104,7 +104,7 @@ def decode_yolov8(pred: np.ndarray, config: YoloConfig) -> Decoded:
     """
     class_scores = pred[4:]  # (nc, N)
     best = class_scores.max(axis=0)
-    candidates = np.flatnonzero(best > config.score_threshold)
+    candidates = np.flatnonzero((best > config.score_threshold) & np.isfinite(best))
     if len(candidates) == 0:
         return _empty()
     classes = class_scores[:, candidates].argmax(axis=0)
@@ -116,13 +116,13 @@ def decode_yolov5(pred: np.ndarray, config: YoloConfig) -> Decoded:
     """One image's (N, 5 + nc) YOLOv5 output -> boxes in model-input pixels, as YOLOv5's own
     NMS: objectness above the threshold, score = objectness x best class probability, which must
     exceed the threshold too."""
-    rows = pred[pred[:, 4] > config.score_threshold]
+    rows = pred[(pred[:, 4] > config.score_threshold) & np.isfinite(pred[:, 4])]
     if len(rows) == 0:
         return _empty()
     class_scores = rows[:, 5:] * rows[:, 4:5]
     classes = class_scores.argmax(axis=1)
     scores = class_scores[np.arange(len(rows)), classes]
-    kept = scores > config.score_threshold
+    kept = (scores > config.score_threshold) & np.isfinite(scores)
     if not kept.any():
         return _empty()
     xyxy = cxcywh_to_xyxy(rows[kept, :4].astype(np.float32))
@@ -132,7 +132,7 @@ def decode_yolov5(pred: np.ndarray, config: YoloConfig) -> Decoded:
 def decode_yolo_nms(pred: np.ndarray, config: YoloConfig) -> Decoded:
     """One image's (N, 6) x1, y1, x2, y2, score, class rows (NMS done in the graph) -> the rows
     scoring above the threshold, best first, at most ``max_detections``."""
-    rows = pred[pred[:, 4] > config.score_threshold]
+    rows = pred[(pred[:, 4] > config.score_threshold) & np.isfinite(pred[:, 4])]
     order = np.argsort(-rows[:, 4], kind="stable")[: config.max_detections]
     rows = rows[order]
     return (
