@@ -200,6 +200,8 @@ class EdgeimgRunner(Runner):
         from edgeimg.runtime.model import load_model
 
         self.model = load_model(path, backend=backend, device="cpu", threads=threads)
+        if backend == "opencv":  # its batch-N classifier output is (N, 1, C): one at a time
+            self.max_batch = 1
         self.nchw = self.model.contract.layout.value == "NCHW"
         self.threads, self.backend = threads, backend
         self.contract = self.model.contract
