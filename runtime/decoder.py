@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,6 +17,24 @@ Shape = tuple[int | None, ...]
 
 class DecoderError(EdgeimgError):
     """A model's outputs do not match what its decoder reads."""
+
+
+# (field name, conversion, what it must be) of a decoder's frozen config dataclass
+Conversion = tuple[str, Callable[[Any], object], str]
+
+
+def convert_fields(config: object, conversions: Sequence[Conversion], decoder: str) -> None:
+    """Convert each named field of the frozen dataclass ``config`` in place, or raise a
+    one-line DecoderError naming the field: ``decoder yolo: bad decoder_params: nms_iou
+    expected a number, got 'x'`` (OverflowError too: ``int(inf)``)."""
+    for name, convert, kind in conversions:
+        value = getattr(config, name)
+        try:
+            object.__setattr__(config, name, convert(value))
+        except (TypeError, ValueError, OverflowError):
+            raise DecoderError(
+                f"decoder {decoder}: bad decoder_params: {name} expected {kind}, got {value!r}"
+            ) from None
 
 
 def format_shape(shape: Sequence[int | None]) -> str:

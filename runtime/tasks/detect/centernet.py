@@ -14,18 +14,19 @@ to the source image.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
 
 from edgeimg.runtime.contract import Layout, ModelContract
 from edgeimg.runtime.decoder import (
+    Conversion,
     Decoder,
     DecoderError,
     Shape,
+    convert_fields,
     format_shape,
 )
 from edgeimg.runtime.errors import typed_params
@@ -51,10 +52,7 @@ class CenterNetConfig:
     output_layout: Layout = Layout.NHWC
 
     def __post_init__(self) -> None:
-        def set_(name: str, value: object) -> None:
-            object.__setattr__(self, name, value)
-
-        conversions: tuple[tuple[str, Callable[[Any], object], str], ...] = (
+        conversions: tuple[Conversion, ...] = (
             ("stride", int, "an integer"),
             ("score_threshold", float, "a number"),
             ("nms_iou", float, "a number"),
@@ -62,14 +60,7 @@ class CenterNetConfig:
             ("peak_kernel", int, "an integer"),
             ("output_layout", Layout, "NHWC or NCHW"),
         )
-        for name, convert, kind in conversions:
-            value = getattr(self, name)
-            try:
-                set_(name, convert(value))
-            except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-                raise DecoderError(
-                    f"decoder centernet: bad decoder_params: {name} expected {kind}, got {value!r}"
-                ) from None
+        convert_fields(self, conversions, "centernet")
         checks = (
             ("stride", self.stride >= 1, "an integer >= 1"),
             ("score_threshold", 0.0 <= self.score_threshold < 1.0, "in [0, 1)"),

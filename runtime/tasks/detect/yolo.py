@@ -21,14 +21,21 @@ image. ``yolo_nms`` boxes went through NMS in the graph already: they are only t
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from edgeimg.runtime.contract import ModelContract
-from edgeimg.runtime.decoder import Decoder, DecoderError, Shape, format_shape
+from edgeimg.runtime.decoder import (
+    Conversion,
+    Decoder,
+    DecoderError,
+    Shape,
+    convert_fields,
+    format_shape,
+)
 from edgeimg.runtime.errors import typed_params
 from edgeimg.runtime.preprocess import Transform
 from edgeimg.runtime.tasks.detect.boxes import cxcywh_to_xyxy, nms
@@ -54,19 +61,12 @@ class YoloConfig:
                 raise ValueError(value)
             return int(value)
 
-        conversions: tuple[tuple[str, Callable[[Any], object], str], ...] = (
+        conversions: tuple[Conversion, ...] = (
             ("score_threshold", float, "a number"),
             ("nms_iou", float, "a number"),
             ("max_detections", whole, "an integer"),
         )
-        for name, convert, kind in conversions:
-            value = getattr(self, name)
-            try:
-                object.__setattr__(self, name, convert(value))
-            except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-                raise DecoderError(
-                    f"decoder yolo: bad decoder_params: {name} expected {kind}, got {value!r}"
-                ) from None
+        convert_fields(self, conversions, "yolo")
         checks = (
             ("score_threshold", 0.0 <= self.score_threshold < 1.0, "in [0, 1)"),
             ("nms_iou", 0.0 <= self.nms_iou <= 1.0, "in [0, 1]"),
