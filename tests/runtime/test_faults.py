@@ -8,8 +8,8 @@ leave a half-written file at an output's final path.
   mutually consistent outputs and exit 128 + signal; SIGKILL leaves nothing at the final
   paths, and the next run removes the dead run's temporary files.
 
-The helpers are copied from test_service.py: ``tests`` is no package, so importing it works
-only under ``python -m pytest`` from the repository root.
+The subprocess helpers come from test_service.py, imported by its module name (pytest puts
+this folder on ``sys.path``: ``tests`` is no package).
 """
 
 from __future__ import annotations
@@ -18,50 +18,17 @@ import json
 import random
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import cv2
 import pytest
+from test_service import decoded_frames, edgeimg, partials, wait_for_frames
 
 from edgeimg.runtime.tasks.detect.mot import read_mot
 
 OUTPUTS = ("t.mp4", "t.txt", "t.jsonl")
 TRACK = ("--output", "t.mp4", "--mot", "t.txt", "--jsonl", "t.jsonl")
-
-
-def decoded_frames(path: Path) -> int:
-    capture = cv2.VideoCapture(str(path))
-    count = 0
-    while capture.read()[0]:
-        count += 1
-    capture.release()
-    return count
-
-
-def edgeimg(*args: str, cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "edgeimg.cli.main", *args],
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_frames(process: subprocess.Popen[str], folder: Path, lines: int = 3) -> None:
-    """Wait until the run's temporary JSON lines file holds ``lines`` frames (bounded)."""
-    temp = folder / f".t.partial-{process.pid}.jsonl"
-    deadline = time.monotonic() + 120
-    while not (temp.is_file() and temp.read_bytes().count(b"\n") >= lines):
-        assert process.poll() is None, process.communicate()
-        assert time.monotonic() < deadline, "no frame written within 120 s"
-        time.sleep(0.05)
-
-
-def partials(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if ".partial-" in p.name)
 
 
 def json_frames(path: Path) -> int:
