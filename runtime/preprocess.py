@@ -91,6 +91,30 @@ def _check_image(image: np.ndarray) -> None:
         raise EdgeimgError(f"expected a non-empty image, got shape {image.shape}")
 
 
+def check_frame(image: np.ndarray, task: str) -> np.ndarray:
+    """A uint8 (H, W, 3) BGR frame ((H, W[, 1]) gray is made BGR) for a task that takes frames
+    at their own size (upscale, stylize); a one-line error starting with ``task`` otherwise
+    (16-bit or float pixels, 4 channels: read files with ``cv2.imread(path,
+    cv2.IMREAD_COLOR)``, as ``edgeimg predict`` does)."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        kind = getattr(image, "dtype", type(image).__name__)
+        raise EdgeimgError(
+            f"{task}: expected a uint8 BGR image (H, W, 3), got {kind} pixels "
+            "(read files with cv2.IMREAD_COLOR to get 8-bit BGR)"
+        )
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3))):
+        raise EdgeimgError(
+            f"{task}: expected an image of shape (H, W, 3) BGR or (H, W) gray, got {image.shape} "
+            "(drop the alpha channel: cv2.cvtColor(image, cv2.COLOR_BGRA2BGR))"
+        )
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise EdgeimgError(f"{task}: expected a non-empty image, got shape {image.shape}")
+    if image.ndim == 2 or image.shape[2] == 1:
+        gray: np.ndarray = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        return gray
+    return image
+
+
 # INTER_LINEAR everywhere: INTER_AREA is ~5x slower for a small gain when shrinking, and training
 # uses these same functions, so the model sees what it was trained on.
 INTERPOLATION = cv2.INTER_LINEAR

@@ -23,12 +23,8 @@ from edgeimg.export.tasks import register_export_task
 from edgeimg.export.tasks.base import Agreement, ExportTask, Outputs, Shape, checked_kind
 from edgeimg.runtime.contract import ColorOrder, Layout, ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.tasks.upscale.image import (
-    check_frame,
-    luma_of_rgb,
-    prepare_upscale,
-    split_luma,
-)
+from edgeimg.runtime.preprocess import check_frame
+from edgeimg.runtime.tasks.upscale.image import luma_of_rgb, prepare_upscale, split_luma
 
 PARITY_PSNR = 60.0
 
@@ -81,7 +77,7 @@ def target_y(target: np.ndarray) -> np.ndarray:
         if target.ndim != 2:
             raise EdgeimgError(f"upscale target: expected (H, W) Y, got shape {target.shape}")
         return target.astype(np.float64)
-    return split_luma(check_frame(target))[0].astype(np.float64)
+    return split_luma(check_frame(target, "upscale"))[0].astype(np.float64)
 
 
 @dataclass

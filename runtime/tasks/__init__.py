@@ -1,6 +1,7 @@
 """The task registry of the runtime: task name -> :class:`TaskSpec`.
 
-Built in: ``detect``, ``classify``, ``segment``, ``upscale`` and ``generate`` (``runtime/tasks/<name>/``).
+Built in: ``detect``, ``classify``, ``segment``, ``upscale``, ``generate`` and ``stylize``
+(``runtime/tasks/<name>/``).
 A task lives in one folder that ends with ``register_task(TaskSpec(...))``. Another package can
 add a task without touching edgeimg through the entry point group ``edgeimg.tasks``; each entry
 names a module (registered on import) or a TaskSpec::
@@ -25,6 +26,7 @@ TASKS: Registry[TaskSpec] = Registry(
         "edgeimg.runtime.tasks.segment",
         "edgeimg.runtime.tasks.upscale",
         "edgeimg.runtime.tasks.generate",
+        "edgeimg.runtime.tasks.stylize",
     ),
     error=ContractError,
 )

@@ -26,8 +26,7 @@ import cv2
 import numpy as np
 
 from edgeimg.runtime.contract import ColorOrder, Layout, ModelContract
-from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.preprocess import Transform
+from edgeimg.runtime.preprocess import Transform, check_frame
 
 Y_OFFSET = 16.0
 # MATLAB's rgb2ycbcr luminance row for B, G, R 0..255 (OpenCV's channel order)
@@ -62,29 +61,6 @@ class UpscaleTransform(Transform):
     colour: np.ndarray | None = None
 
 
-def check_frame(image: np.ndarray) -> np.ndarray:
-    """A uint8 (H, W, 3) BGR frame ((H, W[, 1]) gray is made BGR); a one-line error otherwise
-    (16-bit or float pixels, 4 channels: read files with ``cv2.imread(path,
-    cv2.IMREAD_COLOR)``, as ``edgeimg predict`` does)."""
-    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
-        kind = getattr(image, "dtype", type(image).__name__)
-        raise EdgeimgError(
-            f"upscale: expected a uint8 BGR image (H, W, 3), got {kind} pixels "
-            "(read files with cv2.IMREAD_COLOR to get 8-bit BGR)"
-        )
-    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (1, 3))):
-        raise EdgeimgError(
-            f"upscale: expected an image of shape (H, W, 3) BGR or (H, W) gray, got {image.shape} "
-            "(drop the alpha channel: cv2.cvtColor(image, cv2.COLOR_BGRA2BGR))"
-        )
-    if image.shape[0] == 0 or image.shape[1] == 0:
-        raise EdgeimgError(f"upscale: expected a non-empty image, got shape {image.shape}")
-    if image.ndim == 2 or image.shape[2] == 1:
-        gray: np.ndarray = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-        return gray
-    return image
-
-
 def split_luma(image_bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(H, W, 3) uint8 BGR -> (Y (H, W) float32 16..235, colour ``BGR - K * Y`` (H, W, 3)
     float32), unrounded."""
@@ -110,7 +86,7 @@ def prepare_luma(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.nda
     image_bgr: (H, W, 3) uint8 BGR or (H, W) gray. Returns (1, H, W, 1) float32 for NHWC or
     (1, 1, H, W) for NCHW (Y 16..235, then ``(Y - mean) / std`` when the contract normalises).
     """
-    image = check_frame(image_bgr)
+    image = check_frame(image_bgr, "upscale")
     height, width = image.shape[:2]
     y, colour = split_luma(image)
     if contract.mean[0] != 0.0 or contract.std[0] != 1.0:
@@ -133,7 +109,7 @@ def prepare_upscale(image_bgr: np.ndarray, contract: ModelContract) -> tuple[np.
     colour order, (1, H, W, 3) or (1, 3, H, W) float32 0..255 (then ``(x - mean) / std``)."""
     if contract.channels == 1:
         return prepare_luma(image_bgr, contract)
-    image = check_frame(image_bgr)
+    image = check_frame(image_bgr, "upscale")
     height, width = image.shape[:2]
     x = (image[:, :, ::-1] if contract.color_order is ColorOrder.RGB else image).astype(np.float32)
     if any(m != 0.0 for m in contract.mean) or any(s != 1.0 for s in contract.std):

@@ -29,8 +29,8 @@ from edgeimg import __version__
 
 # the verbs; each is the module edgeimg.cli.<verb with "-" as "_">
 COMMANDS = (
-    "train", "export", "quantize", "track", "predict", "generate", "evaluate", "bench", "info",
-    "triton-repo",
+    "train", "export", "quantize", "track", "predict", "stylize", "generate", "evaluate", "bench",
+    "info", "triton-repo",
 )  # fmt: skip
 
 log = logging.getLogger("edgeimg")

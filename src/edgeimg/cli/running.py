@@ -1,5 +1,6 @@
-"""What `edgeimg track` and `edgeimg predict` share: the source and model options, loading the
-model (the bundled one by default), and running the pipeline with a summary at the end."""
+"""What `edgeimg track`, `edgeimg predict` and `edgeimg stylize` share: the source, model and
+output options, loading the model (the bundled one by default), and running the pipeline with
+a summary at the end."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +101,22 @@ def add_view_option(out: argparse._ArgumentGroup) -> None:
         "(MJPEG), FPS and counts, for several viewers without slowing the run (127.0.0.1: this "
         "machine only; 0.0.0.0: every network, with a warning; PORT alone: 127.0.0.1:PORT)",
     )
+
+
+def add_output_options(out: argparse._ArgumentGroup) -> None:
+    """``-o/--output FILE`` (repeatable, format by suffix), ``--show``, ``--serve-view``,
+    ``--timing-json``: the outputs of `edgeimg predict` and `edgeimg stylize`."""
+    out.add_argument(
+        "-o",
+        "--output",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="output file, format by suffix (repeatable)",
+    )
+    out.add_argument("--show", action="store_true", help="show a window (needs a display)")
+    add_view_option(out)
+    out.add_argument("--timing-json", metavar="FILE", help="write the timing summary as JSON")
 
 
 def view_sinks(args: argparse.Namespace) -> list[Any]:
@@ -257,3 +274,78 @@ def _stdout_is_data(sinks: Sequence[Any]) -> bool:
 def backend_name(model: Any) -> str:
     backend = getattr(model, "backend", None)
     return getattr(backend, "description", None) or "the runtime backend"
+
+
+def split_inputs(
+    inputs: Sequence[str], default_source: str | None
+) -> tuple[str | None, str | None]:
+    """(model path or None, source spec or ``default_source``) from the positional arguments."""
+    if len(inputs) > 2:
+        raise EdgeimgError(f"expected at most MODEL.onnx and SOURCE, got {len(inputs)} arguments")
+    if any(not item.strip() for item in inputs):
+        raise EdgeimgError("source: expected a camera index, path, URL or pipeline, got ''")
+    models = [item for item in inputs if item.lower().endswith(".onnx")]
+    sources = [item for item in inputs if not item.lower().endswith(".onnx")]
+    if len(models) > 1 or len(sources) > 1:
+        raise EdgeimgError(
+            f"expected one MODEL.onnx and one SOURCE, got {', '.join(inputs)} "
+            "(the model is the argument ending in .onnx)"
+        )
+    return (models[0] if models else None), (sources[0] if sources else default_source)
+
+
+def check_paths(args: argparse.Namespace, model: str | None, spec: str | int) -> None:
+    """Before any work: no output is an input or another output, and the timing JSON can be
+    written (it is written after the run)."""
+    from edgeimg.runtime.atomic import check_destination, check_distinct
+
+    outputs = [("--output", path) for path in args.output]
+    check_distinct(
+        [*outputs, ("--timing-json", args.timing_json)],
+        [("SOURCE", spec), ("MODEL", model), ("--contract", args.contract)],
+    )
+    if args.timing_json:
+        check_destination(args.timing_json, "--timing-json")
+
+
+def output_sinks(args: argparse.Namespace, contract: Any) -> list[Any]:
+    """The sinks of ``--output`` (by suffix), ``--show`` and ``--serve-view``; JSON lines on
+    standard output when there are none. Checks the destinations before any work."""
+    from edgeimg.runtime.sinks import StdoutJsonLines, WindowSink, file_sink
+
+    sinks: list[Any] = [file_sink(path, contract) for path in args.output]
+    if args.show:
+        sinks.append(WindowSink())
+    sinks += view_sinks(args)
+    if not sinks:
+        sinks.append(StdoutJsonLines())
+    return sinks
+
+
+def run_model(
+    args: argparse.Namespace,
+    model_path: str | None,
+    spec: str | int,
+    decoder_params: dict[str, Any] | None,
+    task: str,
+    stages: Callable[[Any], list[Any]] | None = None,
+) -> int:
+    """Run a model (``task``'s bundled one when ``model_path`` is None) on the source ``spec``
+    into the outputs of :func:`add_output_options`, after the paths, the model and the
+    outputs are checked (nothing is written on a bad one); ``stages(model)`` checks the loaded
+    model and returns the stages after decoding. The exit code of :func:`run_and_report`."""
+    check_paths(args, model_path, spec)
+    if not args.verbose:
+        quiet_opencv()
+    model = load(args, model_path, decoder_params or None, task)
+    after = stages(model) if stages else []  # checked before any output
+    sinks = output_sinks(args, model.contract)  # checks the destinations before any work
+    with open_spec(args, spec) as source:
+        fps = source.fps or 30.0
+        for sink in sinks:
+            sink.configure(fps, model.contract)
+        print(
+            f"{model.contract.task}: {source.name} with {model.path.name} on {backend_name(model)}",
+            file=sys.stderr,
+        )
+        return run_and_report(args, source, model, sinks, after, args.timing_json)
