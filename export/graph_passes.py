@@ -173,3 +173,119 @@ def fold_input_scale(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, bool]:
         graph.initializer.remove(scale)
     log.info("folded the input scale %.6g into %d convolution(s)", factor, len(consumers))
     return proto, True
+
+
+def _sizes_subgraph(
+    proto: onnx.ModelProto, resize: onnx.NodeProto, producers: dict[str, onnx.NodeProto]
+) -> list[onnx.NodeProto] | None:
+    """The nodes that compute ``resize``'s sizes from ``Shape`` of its own data input and
+    constants only (None when anything else feeds them)."""
+    constants = {t.name for t in proto.graph.initializer}
+    data, nodes, todo, seen = resize.input[0], [], [resize.input[3]], set()
+    while todo:
+        name = todo.pop()
+        if name in seen or name in constants or not name:
+            continue
+        seen.add(name)
+        node = producers.get(name)
+        if node is None:
+            return None
+        if node.op_type == "Shape":
+            if node.input[0] != data:
+                return None
+        elif node.op_type != "Constant":
+            todo.extend(node.input)
+        nodes.append(node)
+    order = {id(n): i for i, n in enumerate(proto.graph.node)}
+    return sorted(nodes, key=lambda n: order[id(n)])
+
+
+def fold_resize_scales(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
+    """Give each ``Resize`` whose output size is computed from its input's shape (tf2onnx's
+    ``tf.image.resize(x, 2 * shape)``) constant integer ``scales`` instead.
+
+    The size computation is run on two probe shapes; when it gives (N, C, a*H, b*W) for both,
+    the Resize takes scales (1, 1, a, b) and the computation goes. Same pixels; OpenCV dnn
+    (which evaluates shapes at load time, on placeholder sizes) can then run graphs with
+    dynamic height and width. Returns (model, Resize nodes changed).
+    """
+    import onnxruntime as ort
+
+    inferred = onnx.shape_inference.infer_shapes(proto)
+    shapes = {v.name: v for v in [*inferred.graph.value_info, *inferred.graph.input]}
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    changed = 0
+    for resize in [n for n in proto.graph.node if n.op_type == "Resize" and len(n.input) == 4]:
+        if resize.input[3] in {t.name for t in proto.graph.initializer}:
+            continue
+        nodes = _sizes_subgraph(proto, resize, producers)
+        value = shapes.get(resize.input[0])
+        if nodes is None or value is None:
+            continue
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) != 4 or not dims[1].HasField("dim_value"):
+            continue
+        channels = dims[1].dim_value
+        used = {name for node in nodes for name in node.input}
+        graph = helper.make_graph(
+            nodes,
+            "sizes",
+            [helper.make_tensor_value_info(resize.input[0], value.type.tensor_type.elem_type, None)],
+            [helper.make_tensor_value_info(resize.input[3], onnx.TensorProto.INT64, None)],
+            [t for t in proto.graph.initializer if t.name in used],
+        )
+        probe = helper.make_model(graph, opset_imports=proto.opset_import)
+        probe.ir_version = proto.ir_version
+        session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+        factors = set()
+        for height, width in ((5, 7), (6, 11)):
+            x = np.zeros((1, channels, height, width), np.float32)
+            sizes = session.run(None, {resize.input[0]: x})[0].tolist()
+            ok = sizes[:2] == [1, channels] and sizes[2] % height == 0 and sizes[3] % width == 0
+            factors.add((sizes[2] // height, sizes[3] // width) if ok else None)
+        if len(factors) != 1 or None in factors:
+            continue
+        scale_h, scale_w = factors.pop()
+        scales = numpy_helper.from_array(
+            np.array([1.0, 1.0, scale_h, scale_w], np.float32), name=f"{resize.output[0]}__scales"
+        )
+        proto.graph.initializer.append(scales)
+        del resize.input[3]
+        resize.input[2] = scales.name
+        _integer_nearest(resize)
+        changed += 1
+    if changed:
+        _drop_dead_nodes(proto)
+        log.info("gave %d Resize node(s) constant scales", changed)
+    return proto, changed
+
+
+def _integer_nearest(resize: onnx.NodeProto) -> None:
+    """A nearest Resize by integer scales maps output x to input floor(x / s); write it as
+    ``asymmetric`` + ``floor`` (tf2onnx's ``tf_half_pixel_for_nn``, floor((x + 0.5) / s), is the
+    same for integer s but deprecated: onnxruntime warns on every session)."""
+    attrs = {a.name: helper.get_attribute_value(a) for a in resize.attribute}
+    if attrs.get("mode", b"nearest") != b"nearest":
+        return
+    if attrs.get("coordinate_transformation_mode") != b"tf_half_pixel_for_nn":
+        return
+    if attrs.get("nearest_mode", b"round_prefer_floor") != b"floor":
+        return
+    kept = [a for a in resize.attribute if a.name not in ("coordinate_transformation_mode",)]
+    del resize.attribute[:]
+    resize.attribute.extend([*kept, helper.make_attribute("coordinate_transformation_mode", "asymmetric")])
+
+
+def _drop_dead_nodes(proto: onnx.ModelProto) -> None:
+    """Remove nodes whose outputs nothing uses, and unused initializers."""
+    outputs = {o.name for o in proto.graph.output}
+    while True:
+        used = {name for node in proto.graph.node for name in node.input} | outputs
+        dead = [n for n in proto.graph.node if not any(o in used for o in n.output)]
+        if not dead:
+            break
+        for node in dead:
+            proto.graph.node.remove(node)
+    used = {name for node in proto.graph.node for name in node.input}
+    for tensor in [t for t in proto.graph.initializer if t.name not in used]:
+        proto.graph.initializer.remove(tensor)

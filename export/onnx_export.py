@@ -26,7 +26,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edgeimg import __version__
-from edgeimg.export.graph_passes import fold_input_scale, fold_nearest_upsampling
+from edgeimg.export.graph_passes import (
+    fold_input_scale,
+    fold_nearest_upsampling,
+    fold_resize_scales,
+)
 from edgeimg.export.keras_file import call_model, load_keras, read_contract
 from edgeimg.export.tasks import get_export_task
 from edgeimg.runtime.atomic import atomic_output, check_destination
@@ -293,6 +297,7 @@ def export_keras(
     if options.simplify:
         proto, simplified = simplify(proto)
         proto, _ = fold_nearest_upsampling(proto)  # matches onnxslim's folded shapes
+        proto, _ = fold_resize_scales(proto)  # dynamic-size Resize that OpenCV dnn can load
         proto, _ = fold_input_scale(proto)
     proto = finish(proto, contract)
     stats = graph_stats(proto)

@@ -31,6 +31,7 @@ EXPORT_TASKS: Registry[ExportTask] = Registry(
         "edgeimg.export.tasks.segment",
         "edgeimg.export.tasks.upscale",
         "edgeimg.export.tasks.generate",
+        "edgeimg.export.tasks.stylize",
     ),
     error=_no_export,
 )

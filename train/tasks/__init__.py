@@ -31,7 +31,7 @@ from edgeimg.runtime.registry import Registry
 
 log = logging.getLogger(__name__)
 
-BUILTIN = ("classify", "detect", "segment", "upscale", "generate")
+BUILTIN = ("classify", "detect", "segment", "upscale", "generate", "stylize")
 ENTRY_POINT_GROUP = "edgeimg.train_tasks"
 
 #: ``argparse``'s sub-parsers object (``parser.add_subparsers()``), what ``add_parser`` takes.

@@ -85,7 +85,14 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
         "--judge",
         metavar="CLASSIFIER.keras",
         help="generators: the classifier (edgeimg train classify) whose features FID-FMNIST "
-        "compares; --eval is then the real images' dataset (its test split)",
+        "compares; --eval is then the real images' dataset (its test split). Stylizers: the "
+        "loss network (default: the one the model names)",
+    )
+    group.add_argument(
+        "--style",
+        metavar="IMAGE",
+        help="stylizers: the style image the perceptual loss compares with; --eval is then a "
+        "folder of content photos",
     )
     group.add_argument(
         "--eval-frames",
@@ -188,7 +195,7 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
         options=options,
         budget=Budget(max_accuracy_drop=args.budget),
         held_out=held_out_source(
-            args.eval, args.eval_frames, args.eval_count, args.model, args.judge
+            args.eval, args.eval_frames, args.eval_count, args.model, args.judge, args.style
         )
         if args.eval
         else None,
@@ -255,6 +262,7 @@ def held_out_source(
     count: int,
     model: str | Path | None = None,
     judge: str | None = None,
+    style: str | None = None,
 ) -> HeldOutSource:
     """Held-out labelled data, read when the flow asks: for an upscaler (``model``'s task), a
     folder of HR images (LR made by MATLAB bicubic at the model's scale, scored by Y-PSNR);
@@ -279,6 +287,14 @@ def held_out_source(
             real = data.x_test if len(data.x_test) else data.x_train
             pick = evenly(count or len(real), len(real))
             return HeldOut(list(real[pick]), [0] * len(pick), "labels", reference=Path(judge))
+        if contract is not None and contract.task == "stylize":
+            from edgeimg.train.tasks.stylize.data import held_out_photos
+
+            if style is None:
+                raise EdgeimgError("--eval of a stylizer needs --style IMAGE (its painting)")
+            photos, painting = held_out_photos(spec, style, count or 8)
+            reference = Path(judge) if judge else None
+            return HeldOut(photos, [painting] * len(photos), "images", reference=reference)
 
         if is_segmentation_folder(spec):  # images + label PNGs (CamVid/val + valannot)
             from edgeimg.train.tasks.segment.evaluate import held_out_masks
