@@ -230,13 +230,19 @@ def fold_resize_scales(proto: onnx.ModelProto) -> tuple[onnx.ModelProto, int]:
         graph = helper.make_graph(
             nodes,
             "sizes",
-            [helper.make_tensor_value_info(resize.input[0], value.type.tensor_type.elem_type, None)],
+            [
+                helper.make_tensor_value_info(
+                    resize.input[0], value.type.tensor_type.elem_type, None
+                )
+            ],
             [helper.make_tensor_value_info(resize.input[3], onnx.TensorProto.INT64, None)],
             [t for t in proto.graph.initializer if t.name in used],
         )
         probe = helper.make_model(graph, opset_imports=proto.opset_import)
         probe.ir_version = proto.ir_version
-        session = ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(
+            probe.SerializeToString(), providers=["CPUExecutionProvider"]
+        )
         factors = set()
         for height, width in ((5, 7), (6, 11)):
             x = np.zeros((1, channels, height, width), np.float32)
@@ -273,7 +279,9 @@ def _integer_nearest(resize: onnx.NodeProto) -> None:
         return
     kept = [a for a in resize.attribute if a.name not in ("coordinate_transformation_mode",)]
     del resize.attribute[:]
-    resize.attribute.extend([*kept, helper.make_attribute("coordinate_transformation_mode", "asymmetric")])
+    resize.attribute.extend(
+        [*kept, helper.make_attribute("coordinate_transformation_mode", "asymmetric")]
+    )
 
 
 def _drop_dead_nodes(proto: onnx.ModelProto) -> None:

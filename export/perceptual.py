@@ -26,6 +26,7 @@ and the style's Gram matrices.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -157,7 +158,7 @@ def network_from_model(path: Path) -> keras.Model:
     ]
     taps = [
         layer.name
-        for layer, nxt in zip(relus, relus[1:], strict=False)
+        for layer, nxt in itertools.pairwise(relus)
         if nxt.output.shape[1] != layer.output.shape[1]
     ][:4]
     if len(taps) < 3:
@@ -166,7 +167,11 @@ def network_from_model(path: Path) -> keras.Model:
             "least 3 (use a convolutional image model)"
         )
     image = keras.Input((None, None, 3), name="image")
-    x = image if contract.color_order is ColorOrder.RGB else layers.Lambda(lambda t: t[..., ::-1])(image)
+    x = (
+        image
+        if contract.color_order is ColorOrder.RGB
+        else layers.Lambda(lambda t: t[..., ::-1])(image)
+    )
     mean, std = np.asarray(contract.mean, np.float32), np.asarray(contract.std, np.float32)
     x = layers.Rescaling(1.0 / std, -mean / std)(x)
     rebuilt = keras.models.clone_model(model, input_tensors=keras.Input((None, None, 3)))
@@ -240,8 +245,6 @@ class PerceptualLoss:
     def terms(self, output: tf.Tensor, content: tf.Tensor) -> tuple[tf.Tensor, ...]:
         """(N, H, W, 3) stylized and (N, H, W, 3) content images, RGB 0..255 -> per-image
         (content, style, tv, total), each (N,)."""
-        import tensorflow as tf
-
         out_feats = self.network(output, training=False)
         content_feat = self.network(content, training=False)[-1]
         return self.terms_from_features(out_feats, content_feat, output)
@@ -284,8 +287,8 @@ def resize_long_side(image: np.ndarray, size: int, multiple: int = 1) -> np.ndar
 
     height, width = image.shape[:2]
     scale = size / max(height, width)
-    h = max(multiple, int(round(height * scale)) // multiple * multiple)
-    w = max(multiple, int(round(width * scale)) // multiple * multiple)
+    h = max(multiple, round(height * scale) // multiple * multiple)
+    w = max(multiple, round(width * scale) // multiple * multiple)
     if (h, w) == (height, width):
         return image
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC

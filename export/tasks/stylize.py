@@ -53,12 +53,15 @@ class PerceptualEvaluator:
         network = loss_network(spec, int(params.get("loss_seed", 0)))
         style = check_frame(np.asarray(self.held_out.targets[0]), "stylize")[..., ::-1]
         self.loss = PerceptualLoss(network, style)
-        self._inputs = [prepare_stylize(image, self.contract) for image in self.held_out.images]
+        self._inputs = [prepare_stylize(image, self.contract)[0] for image in self.held_out.images]
+        self._contents = [
+            check_frame(image, "stylize")[..., ::-1].astype(np.float32)
+            for image in self.held_out.images
+        ]
 
     def __call__(self, infer: Infer) -> float:
         totals = []
-        for image, (tensor, transform) in zip(self.held_out.images, self._inputs, strict=True):
-            content = check_frame(image, "stylize")[..., ::-1].astype(np.float32)
+        for tensor, content in zip(self._inputs, self._contents, strict=True):
             out = rgb_output(infer(tensor)[0], content.shape[:2])
             totals.append(self.loss.measure(out[None], content[None]).total)
         return float(np.mean(totals))

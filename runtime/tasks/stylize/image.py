@@ -34,7 +34,7 @@ class StylizeParams:
 
     style: str = ""
     multiple: int = 8
-    loss_net: str = "random-vgg16"
+    loss_net: str = "camvid-seg"
     loss_seed: int = 0
 
     def __post_init__(self) -> None:

@@ -27,7 +27,7 @@ TASK = "stylize"
 OPTIMIZE_DEFAULTS: dict[str, Any] = {
     "size": 256,
     "steps": 300,
-    "loss_net": "random-vgg16",
+    "loss_net": "camvid-seg",
     "seed": 0,
 }
 
@@ -195,7 +195,7 @@ def optimize(args: argparse.Namespace) -> int:
         name: default if getattr(args, name) is None else getattr(args, name)
         for name, default in OPTIMIZE_DEFAULTS.items()
     }
-    for name, low in (("size", 16), ("steps", 1)):
+    for name, low in (("size", 32), ("steps", 1)):
         if options[name] < low:
             raise EdgeimgError(f"--{name}: expected >= {low}, got {options[name]}")
     output = args.output[0]

@@ -14,15 +14,16 @@ from edgeimg.train.tasks.upscale.data import list_images, read_rgb
 SHORT_SIDE = 288  # content photos are resized to this short side, then cropped
 
 
-def read_style(path: str | Path) -> np.ndarray:
-    """(H, W, 3) uint8 RGB of the style image, or a one-line error."""
+def read_style(path: str | Path, what: str = "--style") -> np.ndarray:
+    """(H, W, 3) uint8 RGB of the style image (or another image the option ``what`` names), or
+    a one-line error."""
     if not Path(path).is_file():
-        raise EdgeimgError(f"--style: expected an image file, got {path}")
+        raise EdgeimgError(f"{what}: expected an image file, got {path}")
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
-        raise EdgeimgError(f"--style {path}: not an image OpenCV can decode")
+        raise EdgeimgError(f"{what} {path}: not an image OpenCV can decode")
     if min(image.shape[:2]) < 32:
-        raise EdgeimgError(f"--style {path}: expected at least 32x32 pixels, got {image.shape[:2]}")
+        raise EdgeimgError(f"{what} {path}: expected at least 32x32 pixels, got {image.shape[:2]}")
     rgb: np.ndarray = image[..., ::-1]
     return rgb
 

@@ -61,3 +61,34 @@ def optimize(
     result = np.clip(np.rint(image.numpy()[0]), 0, 255).astype(np.uint8)
     terms = loss.measure(result[None].astype(np.float32), np.asarray(content_rgb)[None])
     return Optimized(result, terms, time.perf_counter() - start)
+
+
+def optimize_cli(
+    content: str, style: str, output: str, size: int, steps: int, loss_net: str, seed: int
+) -> int:
+    """``edgeimg stylize --optimize``: optimise one content image (long side ``size``, rounded to
+    multiples of 8) in the style of ``style``, write ``output``, print the losses and time."""
+    from edgeimg.export.perceptual import PerceptualLoss, loss_network
+    from edgeimg.runtime.atomic import check_destination
+    from edgeimg.runtime.sinks import write_image
+    from edgeimg.train.tasks.stylize.data import fit_to_multiple, read_style
+    from edgeimg.train.tasks.stylize.models import MULTIPLE
+
+    if size < 4 * MULTIPLE:
+        raise EdgeimgError(f"--size: expected >= {4 * MULTIPLE}, got {size}")
+    check_destination(output, "-o/--output")
+    painting = read_style(style)
+    photo = read_style(content, "CONTENT").astype(np.float32)
+    photo = fit_to_multiple(photo, size, MULTIPLE)
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    loss = PerceptualLoss(loss_network(loss_net, seed), painting)
+    print(
+        f"Gatys: {photo.shape[1]}x{photo.shape[0]}, {steps} steps, loss network {loss_net}",
+        file=sys.stderr,
+    )
+    result = optimize(loss, photo, steps, progress=True)
+    write_image(output, result.image[..., ::-1])
+    print(f"wrote {output}: {result.losses.line()} in {result.seconds:.1f} s")
+    return 0

@@ -73,9 +73,13 @@ class StylizeConfig:
     def __post_init__(self) -> None:
         for name in ("width", "blocks", "batch_size", "steps_per_epoch", "epochs", "val_count"):
             if getattr(self, name) < 1:
-                raise EdgeimgError(f"--{name.replace('_', '-')}: expected >= 1, got {getattr(self, name)}")
+                raise EdgeimgError(
+                    f"--{name.replace('_', '-')}: expected >= 1, got {getattr(self, name)}"
+                )
         if self.crop < 4 * MULTIPLE or self.crop % MULTIPLE:
-            raise EdgeimgError(f"--crop: expected a multiple of {MULTIPLE} >= {4 * MULTIPLE}, got {self.crop}")
+            raise EdgeimgError(
+                f"--crop: expected a multiple of {MULTIPLE} >= {4 * MULTIPLE}, got {self.crop}"
+            )
         if not self.learning_rate > 0:
             raise EdgeimgError(f"--lr: expected > 0, got {self.learning_rate}")
 
@@ -133,7 +137,7 @@ class Trainer:
             terms = self.loss.terms(output, content)
             total = tf.reduce_mean(terms[3])
         grads = tape.gradient(total, self.net.trainable_variables)
-        self.optimizer.apply_gradients(zip(grads, self.net.trainable_variables))
+        self.optimizer.apply_gradients(zip(grads, self.net.trainable_variables, strict=True))
         names = ("content", "style", "tv", "loss")
         return {name: tf.reduce_mean(t) for name, t in zip(names, terms, strict=True)}
 
@@ -152,13 +156,18 @@ def train_stylize(config: StylizeConfig) -> StylizeResult:
     try:
         config.output.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EdgeimgError(f"-o/--output: cannot create folder {config.output.parent}: {exc.strerror}") from None
+        raise EdgeimgError(
+            f"-o/--output: cannot create folder {config.output.parent}: {exc.strerror}"
+        ) from None
     check_destination(config.output, "-o/--output")  # before any training, not after it
     style = read_style(config.style)
     contents = load_contents(config.content, SHORT_SIDE, config.crop)
     seed_everything(config.seed)
     loss = PerceptualLoss(
-        build_loss_network(config.loss_net, config.loss_seed), style, config.weights, config.style_size
+        build_loss_network(config.loss_net, config.loss_seed),
+        style,
+        config.weights,
+        config.style_size,
     )
     net = transform_net(config.width, config.blocks)
     if config.init_from is not None:
@@ -185,7 +194,12 @@ def train_stylize(config: StylizeConfig) -> StylizeResult:
         history.append(entry)
         log.info(
             "epoch %d/%d: loss %.4f (content %.4f, style %.4f, tv %.4f) %.0f s",
-            epoch, config.epochs, entry["loss"], entry["content"], entry["style"], entry["tv"],
+            epoch,
+            config.epochs,
+            entry["loss"],
+            entry["content"],
+            entry["style"],
+            entry["tv"],
             entry["seconds"],
         )
         write_image(config.log_dir / f"epoch_{epoch:03d}.png", sample_grid(net, samples))
@@ -224,7 +238,12 @@ def compare_with_gatys(
         gatys_terms.append(reference.losses)
         painting = fit_to_multiple(style, image.shape[1], 1)[: image.shape[0], : image.shape[1]]
         painting = np.pad(
-            painting, ((0, image.shape[0] - painting.shape[0]), (0, image.shape[1] - painting.shape[1]), (0, 0))
+            painting,
+            (
+                (0, image.shape[0] - painting.shape[0]),
+                (0, image.shape[1] - painting.shape[1]),
+                (0, 0),
+            ),
         )
         rows.append(np.hstack([image, painting, reference.image, out[0].astype(np.uint8)]))
     picture = write_image(config.log_dir / "compare.png", np.vstack(rows)[..., ::-1])
