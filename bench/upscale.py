@@ -109,14 +109,12 @@ def litert_contenders(
 ) -> dict[str, Enlarge]:
     """The same Keras upscaler converted to LiteRT (XNNPACK): FP32, and full-integer INT8
     calibrated on 32 random 64x64 Y crops of the ``calibration`` folder's images (never the
-    test set). The frame goes through the runtime's own ``prepare_luma`` and ``ycbcr`` decoder,
-    so only the engine differs from the edgeimg rows; the interpreter is resized to each
-    frame's size."""
+    test set). The frame goes through the runtime's own ``prepare_luma`` and ``ycbcr`` decoder
+    (:func:`~edgeimg.bench.peers.litert.frame_engine`), so only the engine differs from the
+    edgeimg rows; the interpreter is resized to each frame's size."""
     from dataclasses import replace
 
-    from ai_edge_litert.interpreter import Interpreter
-
-    from edgeimg.bench.peers.litert import convert
+    from edgeimg.bench.peers.litert import convert, frame_engine
     from edgeimg.export.keras_file import load_keras
     from edgeimg.runtime.contract import Layout
     from edgeimg.runtime.tasks.upscale.image import prepare_luma, split_luma
@@ -140,30 +138,12 @@ def litert_contenders(
         crops = np.stack(picks).astype(np.float32)
 
     def engine(flatbuffer: bytes) -> Enlarge:
-        interpreter = Interpreter(model_content=flatbuffer, num_threads=threads)
-        source = interpreter.get_input_details()[0]
-        shape: list[tuple[int, ...]] = [()]
-
-        def enlarge(image: np.ndarray) -> np.ndarray:
-            tensor, transform = prepare_luma(image, contract)
-            if tensor.shape != shape[0]:
-                interpreter.resize_tensor_input(source["index"], tensor.shape)
-                interpreter.allocate_tensors()
-                shape[0] = tensor.shape
-            detail = interpreter.get_input_details()[0]
-            if detail["dtype"] != np.float32:
-                q, zero = detail["quantization"]
-                tensor = np.clip(np.rint(tensor / q) + zero, -128, 127).astype(detail["dtype"])
-            interpreter.set_tensor(detail["index"], tensor)
-            interpreter.invoke()
-            out = interpreter.get_output_details()[0]
-            hr = interpreter.get_tensor(out["index"])
-            if out["dtype"] != np.float32:
-                q, zero = out["quantization"]
-                hr = (hr.astype(np.float32) - zero) * q
-            return decoder([hr], transform).image
-
-        return enlarge
+        return frame_engine(
+            flatbuffer,
+            threads,
+            lambda image: prepare_luma(image, contract),
+            lambda outputs, transform: decoder(outputs, transform).image,
+        )
 
     out = {"LiteRT FP32": engine(convert(model))}
     if crops is not None:
