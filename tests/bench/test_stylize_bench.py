@@ -40,7 +40,8 @@ def tiny_stylizer(tmp_path_factory: pytest.TempPathFactory) -> TinyStylizer:
     keras.utils.set_random_seed(0)
     contract = stylize_contract("test", "random-vgg16-half", 0)
     path = save_keras(transform_net(width=4, blocks=1), folder / "sty.keras", contract)
-    export_model(path, folder / "sty.onnx", ExportPlan(fp16=True))
+    # no parity gate here (the export tests hold it): the bench's own column compares engines
+    export_model(path, folder / "sty.onnx", ExportPlan(verify=False, fp16=True))
     scene = SyntheticScene(SceneConfig(width=96, height=72, frames=6, people=3, max_height=48))
     (folder / "photos").mkdir()
     for i in range(5):
