@@ -11,7 +11,7 @@ difference of matched boxes).
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -203,10 +203,12 @@ def check_parity(
     batch_nhwc = batch.transpose(0, 2, 3, 1) if nchw else batch
     ref = run_keras(model, np.ascontiguousarray(batch_nhwc), contract)
     got = run_onnx(onnx_path, batch, threads)
+    task = get_export_task(contract.task)
+    per_element = replace(tolerance, atol=tolerance.atol * task.output_range)
     diffs = tuple(
-        compare_output(name, got[name], ref[name], tolerance) for name in contract.output_names
+        compare_output(name, got[name], ref[name], per_element) for name in contract.output_names
     )
-    agreement = get_export_task(contract.task).agreement(got, ref, contract)
-    report = ParityReport(contract.task, len(batch), diffs, agreement, tolerance)
+    agreement = task.agreement(got, ref, contract)
+    report = ParityReport(contract.task, len(batch), diffs, agreement, per_element)
     log.debug("%s", report.summary())
     return report

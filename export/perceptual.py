@@ -12,7 +12,7 @@ a spec (:func:`loss_network`):
   ``random-vgg16-half`` is the same with half the channels (about 4x fewer MACs).
 - a ``.keras`` file of an edgeimg image model (e.g. the CamVid segmenter: features learnt on
   real street photos): the last ReLU before each of its first four downsamplings are the style
-  layers, the third is the content layer.
+  layers, the second (1/4 of the input size, as VGG's relu3_3) is the content layer.
 - a Keras VGG16/VGG19 weights file (``*vgg16*.h5`` / ``*vgg19*.h5``, ``include_top`` or not,
   as ``keras.applications`` saves them): relu1_1..relu4_1 style, relu3_3 / relu3_4 content, with
   the Caffe preprocessing those weights expect.
@@ -67,12 +67,12 @@ class LossTerms:
 
 @dataclass(frozen=True)
 class LossWeights:
-    """Weights of the three terms in the total (content 1, style 10, tv 10 by default: chosen by
-    eye on CamVid/val pictures with the CamVid loss network; their balance is the look, more
+    """Weights of the three terms in the total (content 1, style 5, tv 10 by default: chosen by
+    eye on a CamVid/val picture with the CamVid loss network; their balance is the look, more
     style weight paints more)."""
 
     content: float = 1.0
-    style: float = 10.0
+    style: float = 5.0
     tv: float = 10.0
 
     def __post_init__(self) -> None:
@@ -140,7 +140,7 @@ def vgg_from_weights(path: Path) -> keras.Model:
 
 def network_from_model(path: Path) -> keras.Model:
     """An edgeimg image model's ReLU features: the last ReLU before each of its first four
-    downsamplings (style), the third of them (content); input RGB 0..255 at any size (the
+    downsamplings (style), the second of them (content); input RGB 0..255 at any size (the
     model is rebuilt on an input of any size, the contract's normalisation in front)."""
     import keras
     from keras import layers
@@ -178,7 +178,7 @@ def network_from_model(path: Path) -> keras.Model:
     rebuilt.set_weights(model.get_weights())
     features = keras.Model(rebuilt.inputs, [rebuilt.get_layer(n).output for n in taps])
     outputs = features(x)
-    return keras.Model(image, [*outputs, outputs[2]], name=Path(path).stem)
+    return keras.Model(image, [*outputs, outputs[1]], name=Path(path).stem)
 
 
 def loss_network(spec: str, seed: int = 0) -> keras.Model:

@@ -73,6 +73,7 @@ TASK = register_export_task(
         check_outputs=check_outputs,
         agreement=psnr_agreement,
         evaluator=PerceptualEvaluator,
+        output_range=255.0,
         description="Keras-vs-ONNX PSNR in parity, quantized whole, perceptual loss on held-out "
         "photos",
     )

@@ -133,6 +133,7 @@ TASK = register_export_task(
         check_outputs=check_outputs,
         agreement=psnr_agreement,
         evaluator=PsnrEvaluator,
+        output_range=255.0,
         description="Keras-vs-ONNX PSNR in parity, quantized whole, Y-PSNR on held-out images",
     )
 )

@@ -258,7 +258,7 @@ def test_contract_errors_are_one_line(changes, match):
 def test_record_annotator_params_and_registry():
     spec = get_task("stylize")
     c = ModelContract.from_dict(contract(task_params={"style": "starry_night", "multiple": 4}))
-    assert spec.params(c) == StylizeParams("starry_night", 4, "random-vgg16", 0)
+    assert spec.params(c) == StylizeParams("starry_night", 4, "camvid-seg", 0)
     assert spec.default_decoder == "image" and not spec.has_classes
     assert spec.bundled_model == "stylize_starry.onnx" and spec.image_input
     image = np.zeros((30, 40, 3), np.uint8)

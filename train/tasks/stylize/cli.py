@@ -40,7 +40,7 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--loss-net", default="camvid-seg", metavar="NET", help=LOSS_NETS)
     parser.add_argument("--loss-seed", type=int, default=0, help="seed of a random loss network")
     parser.add_argument("--content-weight", type=float, default=1.0, help="default 1")
-    parser.add_argument("--style-weight", type=float, default=10.0, help="default 10")
+    parser.add_argument("--style-weight", type=float, default=5.0, help="default 5")
     parser.add_argument("--tv-weight", type=float, default=10.0, help="default 10")
     parser.add_argument("--style-size", type=int, default=256, help="style image long side (256)")
     parser.add_argument("--width", type=int, default=16, help="first-layer filters (16)")
