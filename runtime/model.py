@@ -18,7 +18,13 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from edgeimg.runtime.backends import Backend, Device, TensorRTOptions, create_backend
+from edgeimg.runtime.backends import (
+    Backend,
+    Device,
+    TensorRTOptions,
+    create_backend,
+    is_backend_uri,
+)
 from edgeimg.runtime.backends.base import TensorSpec, check_model_file
 from edgeimg.runtime.contract import ContractError, Layout, ModelContract
 from edgeimg.runtime.decoder import Decoder, DecoderError
@@ -215,15 +221,21 @@ def load_model(
     """Load an ONNX model, check it against its contract, and warm it up with one run.
 
     backend: a registered backend name (``onnxruntime``, ``opencv``; see
-        ``edgeimg.runtime.backends.register_backend``).
+        ``edgeimg.runtime.backends.register_backend``), or a remote backend's URI
+        (``triton://127.0.0.1:8000/detector``: ``path`` is then only a label, the model and
+        its contract are the server's).
     contract: a ModelContract or a JSON/YAML file for a model without edgeimg metadata (the
         model's own metadata is used when None).
     decoder_params: overrides of the contract's decoder_params (e.g. ``{"score_threshold": 0.3}``).
     Raises EdgeimgError (one line, expected vs actual) for a missing, corrupt or non-ONNX file,
     missing metadata, or outputs that do not match the decoder.
     """
-    path = check_model_file(path)
-    runner = create_backend(path, backend, device, threads, tensorrt)
+    if is_backend_uri(backend):  # the model is on a server: no local file
+        runner = create_backend(path, backend, device, threads, tensorrt)
+        path = Path(getattr(getattr(runner, "target", None), "model", None) or path)
+    else:
+        path = check_model_file(path)
+        runner = create_backend(path, backend, device, threads, tensorrt)
     resolved = resolve_contract(path, runner.metadata, contract, runner.inputs, runner.outputs)
     if decoder_params:
         resolved = replace(resolved, decoder_params={**resolved.decoder_params, **decoder_params})

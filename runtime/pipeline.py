@@ -19,7 +19,9 @@ closed in every case, so their files hold every finished frame.
 Stop signals (Ctrl-C/SIGINT, SIGTERM, SIGHUP: :mod:`edgeimg.runtime.signals`) are deferred
 while a frame is in flight: the first one lets the frame being written reach every sink and
 then stops (frames still in inference are dropped, in no output), so all outputs hold the same
-frames; a second one stops at once (still closing the outputs). Temporary files that killed
+frames; a second one stops at once (still closing the outputs). A backend that stops
+answering for good (``BackendUnavailable``: a remote server gone past its retry timeout) ends
+the run the same way, with ``backend_lost`` set. Temporary files that killed
 runs left beside the outputs are removed first.
 """
 
@@ -39,6 +41,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from edgeimg.runtime.atomic import remove_stale_partials
+from edgeimg.runtime.backends.base import BackendUnavailable
 from edgeimg.runtime.signals import Interrupted, deferred_stop, signal_name
 from edgeimg.runtime.sinks import FrameResult, Sink
 from edgeimg.runtime.sources import Source
@@ -83,6 +86,8 @@ class PipelineResult:
     reason the loop ended (``end of source``, ``max frames``, ``interrupted``, ``window
     closed``). source_ended_early: the source's own account of ending before the end its
     header announced (a truncated video: frames read vs frames announced), or None.
+    backend_lost: why the backend stopped answering (``BackendUnavailable``: a remote server
+    gone past its timeout; stopped_by ``backend unavailable``), or None.
     """
 
     timing: TimingSummary
@@ -90,6 +95,7 @@ class PipelineResult:
     stopped_by: str
     signum: int | None = None
     source_ended_early: str | None = None
+    backend_lost: str | None = None
 
     @property
     def frames(self) -> int:
@@ -150,6 +156,7 @@ def run_pipeline(
     # the annotator draws only when a sink shows or writes images
     drawer = annotator if any(s.needs_image for s in sinks) else None
     interrupted = False
+    lost: str | None = None
     signum: int | None = None
     stopped_by = "end of source"
     remove_stale_partials(p for s in sinks if (p := getattr(s, "path", None)) is not None)
@@ -219,6 +226,12 @@ def run_pipeline(
                         len(timer) / (t7 - started),
                         source.dropped,
                     )
+        except BackendUnavailable as exc:
+            # a remote backend gone past its timeout: end as at the end of the source (frames
+            # still in inference are in no output), then report it
+            lost = str(exc)
+            stopped_by = "backend unavailable"
+            log.warning("%s: stopped after %d frames; finishing the outputs", exc, len(timer))
         except KeyboardInterrupt as exc:
             interrupted = True
             signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
@@ -231,4 +244,4 @@ def run_pipeline(
         wall = clock() - started
     summary = timer.summary(wall, source.dropped, config.workers)
     ended_early = getattr(source, "ended_early", None) if stopped_by == "end of source" else None
-    return PipelineResult(summary, interrupted, stopped_by, signum, ended_early)
+    return PipelineResult(summary, interrupted, stopped_by, signum, ended_early, lost)

@@ -1,5 +1,6 @@
-"""The device runtime imports without TensorFlow, Keras, tf2onnx or onnx (checked in a fresh
-interpreter, so nothing imported by other tests can hide a heavy import)."""
+"""The device runtime imports without TensorFlow, Keras, tf2onnx or onnx, nor the Triton
+client and server packages that only ``--backend triton://`` and ``edgeimg serve`` use
+(checked in a fresh interpreter, so nothing imported by other tests can hide a heavy import)."""
 
 from __future__ import annotations
 
@@ -8,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("tensorflow", "keras", "tf2onnx", "onnx")
+HEAVY = ("tensorflow", "keras", "tf2onnx", "onnx", "tritonclient", "pytriton", "gevent")
 
 PROBE = """
 import json, sys
 import edgeimg.runtime
 import edgeimg.runtime.{modules}
-import edgeimg.cli.track, edgeimg.cli.predict
+import edgeimg.cli.track, edgeimg.cli.predict, edgeimg.cli.serve
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in {heavy!r})
 print(json.dumps(heavy))
 """
@@ -32,10 +33,12 @@ RUNTIME_MODULES = (
     "tasks.detect.tracking",
     "tasks.detect.mot",
     "tasks.classify",
+    "backends.triton",
+    "serve",
 )
 
 
-def test_runtime_imports_without_tensorflow_keras_tf2onnx_or_onnx():
+def test_runtime_imports_without_tensorflow_keras_tf2onnx_onnx_or_triton():
     code = PROBE.format(modules=", edgeimg.runtime.".join(RUNTIME_MODULES), heavy=HEAVY)
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False

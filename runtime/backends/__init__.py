@@ -6,6 +6,10 @@ providers from ``--device``), ``opencv`` (``cv2.dnn``) and ``openvino`` (the opt
 is a one-line error with the pip command, exit code 3). A backend added later (a Triton client)
 is one module that calls :func:`register_backend` with a factory taking
 ``(path, device, threads, tensorrt)``.
+
+A backend on another machine is named by a URI instead of a name, ``SCHEME://...``, and needs
+no local model file: ``triton://HOST:PORT/MODEL`` (:mod:`.triton`, ``tritonclient`` imported
+only when it is made). :func:`register_remote_backend` adds a scheme.
 """
 
 from __future__ import annotations
@@ -13,21 +17,58 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, TensorSpec
+from edgeimg.runtime.backends.base import (
+    Backend,
+    BackendUnavailable,
+    Device,
+    ModelInfo,
+    TensorSpec,
+)
 from edgeimg.runtime.backends.opencv import OpenCVBackend
 from edgeimg.runtime.backends.openvino import MissingBackend, OpenVINOBackend, openvino_available
 from edgeimg.runtime.backends.ort import OrtBackend, TensorRTOptions, read_model_info
+from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.registry import Registry
 
 BackendFactory = Callable[[Path, Device, "int | None", "TensorRTOptions | None"], Backend]
 
 BACKENDS: Registry[BackendFactory] = Registry("backend", group="edgeimg.backends")
+# a backend on a server: (URI, device, threads) -> Backend; keyed by the URI's scheme
+RemoteFactory = Callable[[str, Device, "int | None"], Backend]
+REMOTE_BACKENDS: Registry[RemoteFactory] = Registry(
+    "backend URI scheme", group="edgeimg.remote_backends"
+)
 
 
 def register_backend(name: str, factory: BackendFactory) -> None:
     """Make ``factory`` available as ``--backend NAME`` / ``create_backend(path, NAME)``; another
     package can do the same through the entry point group ``edgeimg.backends``."""
     BACKENDS.register(name, factory)
+
+
+def register_remote_backend(scheme: str, factory: RemoteFactory) -> None:
+    """Make ``--backend SCHEME://...`` create ``factory(uri, device, threads)``."""
+    REMOTE_BACKENDS.register(scheme.lower(), factory)
+
+
+def is_backend_uri(name: str) -> bool:
+    """True for a remote backend's URI (``triton://host:8000/detector``), not a name."""
+    return "://" in str(name)
+
+
+def check_backend_name(name: str, extra: tuple[str, ...] = ()) -> str:
+    """``name`` if it is a registered backend, one of ``extra`` or a URI of a registered scheme;
+    a one-line error listing the valid names otherwise."""
+    if is_backend_uri(name):
+        REMOTE_BACKENDS.get(name.split("://", 1)[0].lower())
+        return name
+    if name.lower() in BACKENDS or name.lower() in extra:
+        return name.lower()
+    schemes = ", ".join(f"{s}://..." for s in REMOTE_BACKENDS.names())
+    raise EdgeimgError(
+        f"backend: expected one of {', '.join((*BACKENDS.names(), *extra))} or {schemes}, "
+        f"got {name!r}"
+    )
 
 
 def backend_names() -> tuple[str, ...]:
@@ -52,7 +93,11 @@ def create_backend(
     threads: int | None = None,
     tensorrt: TensorRTOptions | None = None,
 ) -> Backend:
-    """A ready backend for the ONNX file at ``path`` (EdgeimgError when it cannot load it)."""
+    """A ready backend for the ONNX file at ``path`` (EdgeimgError when it cannot load it); for
+    a backend URI (``triton://...``) the server's model, and ``path`` is not read."""
+    if is_backend_uri(str(name)):
+        remote = REMOTE_BACKENDS.get(str(name).split("://", 1)[0].lower())
+        return remote(str(name), Device.parse(device), threads)
     factory = BACKENDS.get(str(name).lower())
     return factory(Path(path), Device.parse(device), threads, tensorrt)
 
@@ -73,9 +118,20 @@ register_backend(
     ),
 )
 
+
+def _triton(uri: str, device: Device, threads: int | None) -> Backend:
+    from edgeimg.runtime.backends.triton import TritonBackend
+
+    return TritonBackend(uri)  # the server decides the device and threads
+
+
+register_remote_backend("triton", _triton)
+
 __all__ = [
     "BACKENDS",
+    "REMOTE_BACKENDS",
     "Backend",
+    "BackendUnavailable",
     "Device",
     "MissingBackend",
     "ModelInfo",
@@ -85,8 +141,11 @@ __all__ = [
     "TensorRTOptions",
     "TensorSpec",
     "backend_names",
+    "check_backend_name",
     "create_backend",
     "installed_backend_names",
+    "is_backend_uri",
     "read_model_info",
     "register_backend",
+    "register_remote_backend",
 ]

@@ -27,6 +27,12 @@ class Device(str, Enum):
         return parse_enum(cls, value, "device")
 
 
+class BackendUnavailable(EdgeimgError):
+    """A backend stopped answering for longer than its timeout (a remote server gone): the
+    pipeline ends the run as at the end of the source, its outputs finished with the frames
+    done, and then reports this error."""
+
+
 @dataclass(frozen=True)
 class TensorSpec:
     """A model input or output: name, shape (None for a dynamic dimension), numpy dtype name."""

@@ -30,7 +30,7 @@ from edgeimg import __version__
 # the verbs; each is the module edgeimg.cli.<verb with "-" as "_">
 COMMANDS = (
     "train", "export", "quantize", "track", "predict", "stylize", "generate", "evaluate", "bench",
-    "info", "triton-repo",
+    "info", "triton-repo", "serve",
 )  # fmt: skip
 
 log = logging.getLogger("edgeimg")
@@ -158,6 +158,7 @@ EXTRAS = {
     **dict.fromkeys(("pycocotools", "tqdm", "scipy"), "train"),
     **dict.fromkeys(("motmetrics", "trackeval"), "eval"),
     **dict.fromkeys(("ai_edge_litert", "trackers", "supervision", "matplotlib", "psutil"), "bench"),
+    "pytriton": "serve",
 }
 
 

@@ -60,6 +60,16 @@ def add_source_options(src: argparse._ArgumentGroup) -> None:
     )
 
 
+def backend_arg(text: str) -> str:
+    """``--backend``: a registered name, ``auto`` or a remote URI (``triton://...``)."""
+    from edgeimg.runtime.backends import check_backend_name
+
+    try:
+        return check_backend_name(text, extra=("auto",))
+    except EdgeimgError as exc:
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("backend: ")) from None
+
+
 def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> None:
     from edgeimg.runtime.backends import backend_names
 
@@ -74,11 +84,14 @@ def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> No
     )
     mdl.add_argument(
         "--backend",
-        choices=(*backend_names(), "auto"),
+        type=backend_arg,
         default="onnxruntime",
-        help="inference engine (default %(default)s); auto: the fastest installed backend and "
-        "thread count measured here for this model (cached; `edgeimg bench MODEL --choose` "
-        "re-measures)",
+        metavar="NAME|URI",
+        help=f"inference engine: {', '.join(backend_names())} (default %(default)s); auto: the "
+        "fastest installed backend and thread count measured here for this model (cached; "
+        "`edgeimg bench MODEL --choose` re-measures); triton://HOST:PORT/MODEL[/VERSION]"
+        "[?timeout=S]: a model served by Triton (`edgeimg serve`), pre/post-processing and "
+        "tracking here, no MODEL.onnx (the contract comes from the server, or --contract)",
     )
     mdl.add_argument("--device", choices=("cpu", "cuda", "tensorrt", "auto"), default="auto")
     mdl.add_argument("--threads", type=int, metavar="N", help="inference threads")
@@ -162,8 +175,21 @@ def load(
     task: str = "detect",
 ) -> Any:
     """The model at ``model`` (the task's bundled model when None), on the chosen backend."""
+    from edgeimg.runtime.backends import is_backend_uri
     from edgeimg.runtime.model import bundled_model_path, load_model
 
+    if is_backend_uri(args.backend):
+        if model:
+            raise EdgeimgError(
+                f"--backend {args.backend}: runs the server's model; expected no MODEL.onnx, "
+                f"got {model}"
+            )
+        return load_model(
+            args.backend,
+            backend=args.backend,
+            contract=args.contract,
+            decoder_params=decoder_params,
+        )
     if model:
         path = Path(model)
         if not path.is_file():
@@ -248,6 +274,8 @@ def run_and_report(
         annotator=model.task.annotator(model.contract),
         config=PipelineConfig(max_frames=args.frames, workers=args.workers),
     )
+    if result.backend_lost and result.timing.frames == 0:
+        raise EdgeimgError(f"{result.backend_lost}; no frame was processed")
     if result.timing.frames == 0:
         raise EdgeimgError(f"no frame was processed from {source.name}")
     if not getattr(args, "quiet", False):
@@ -264,6 +292,11 @@ def run_and_report(
         write_text(timing_json, json.dumps(result.timing.to_dict(), indent=2) + "\n", "timing JSON")
     if result.interrupted:
         return exit_code(result.signum or signal.SIGINT)
+    if result.backend_lost:  # the outputs are whole, for the frames done: one line, exit 2
+        raise EdgeimgError(
+            f"{result.backend_lost}; stopped after {result.timing.frames} frames "
+            f"({result.timing.dropped} dropped), outputs complete for those"
+        )
     return 0
 
 

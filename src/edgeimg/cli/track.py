@@ -127,7 +127,13 @@ def run(args: argparse.Namespace) -> int:
         stages = class_filter + (
             [] if overrides is None else [_tracker(model.contract, overrides, fps)]
         )
-        model_name = Path(args.model).name if args.model else "the bundled person detector"
+        model_name = (
+            Path(args.model).name
+            if args.model
+            else model.path.name
+            if "://" in args.backend  # the server's model: its name there
+            else "the bundled person detector"
+        )
         print(
             f"tracking {source.name} with {model_name} on {backend_name(model)}",
             file=sys.stderr,
