@@ -14,9 +14,10 @@ Faults: a model name the server does not have, or a version it does not serve, i
 error naming what it has. When the server stops answering mid-run, a request is retried with
 exponential backoff (0.05 s doubling up to 1 s) until the server answers again or ``timeout``
 seconds (default 10) have passed since the outage began; then :class:`BackendUnavailable`
-ends the run (the pipeline finishes the outputs with the frames done). Frames a live source
-captures meanwhile are dropped by the source and counted in the summary. Errors the server
-reports (a bad tensor) are not retried.
+ends the run (the pipeline finishes the outputs with the frames done). A server that is up
+again but has not loaded the model yet (404 unknown model, 503) counts as the same outage.
+Frames a live source captures meanwhile are dropped by the source and counted in the summary.
+Other errors the server reports (a bad tensor) are not retried.
 """
 
 from __future__ import annotations
@@ -125,12 +126,29 @@ def _reason(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, TimeoutError) or "timed out" in str(exc).lower():
         return "timed out"
-    return first_line(getattr(exc, "strerror", None) or exc) or type(exc).__name__
+    text = first_line(getattr(exc, "strerror", None) or exc) or type(exc).__name__
+    return text.rstrip(".")
 
 
 def _is_connection_error(exc: BaseException) -> bool:
     """A failure to reach the server (retry), as opposed to an error the server reported."""
     return isinstance(exc, OSError) or type(exc).__module__.startswith(("gevent", "socket"))
+
+
+# what a restarting server answers before the model is loaded again (HTTP status or text)
+NOT_YET = ("404", "502", "503")
+NOT_YET_TEXT = ("unknown model", "not found", "is not ready", "unavailable")
+
+
+def _is_transient(exc: BaseException) -> bool:
+    """Worth retrying: the server unreachable, or up again without the model loaded yet (the
+    model was there when the backend was made, so "unknown model" means a restart)."""
+    if _is_connection_error(exc):
+        return True
+    status = getattr(exc, "status", None)
+    code = str(status() if callable(status) else status or "")
+    text = str(exc).lower()
+    return code in NOT_YET or any(t in text for t in NOT_YET_TEXT)
 
 
 class TritonBackend(Backend):
@@ -270,7 +288,7 @@ class TritonBackend(Backend):
                     self.target.model, inputs, model_version=self.target.version, outputs=wanted
                 )
             except Exception as exc:
-                if not _is_connection_error(exc):
+                if not _is_transient(exc):
                     raise EdgeimgError(
                         f"triton model {self.target.model}: inference failed: {first_line(exc)}"
                     ) from None

@@ -87,11 +87,12 @@ class Server:
             self.process.wait(timeout=10)
 
 
-def start_server(folder: Path, *args: str) -> Server:
-    """`edgeimg serve` on free ports; returns once the detector answers (bounded: 90 s)."""
+def start_server(folder: Path, *args: str, ports: list[int] | None = None) -> Server:
+    """`edgeimg serve` on ``ports`` (HTTP, gRPC, metrics; default: free ones); returns once
+    the detector answers (bounded: 90 s)."""
     python = serve_python()
-    http_port, grpc_port, metrics_port = free_ports(3)
-    log = folder / "serve.log"
+    http_port, grpc_port, metrics_port = ports or free_ports(3)
+    log = folder / f"serve-{time.monotonic_ns()}.log"
     env = {**os.environ, "EDGEIMG_CACHE": str(folder / "cache")}
     with open(log, "wb") as out:
         process = subprocess.Popen(
@@ -295,6 +296,44 @@ def test_the_server_killed_mid_run_ends_cleanly_with_complete_outputs(pets_dir, 
     frames = assert_complete_and_consistent(out)
     assert 10 <= frames < 795
     assert f"stopped after {frames} frames" in last
+
+
+def test_a_server_back_within_the_timeout_loses_no_frame(pets_dir, tmp_path):
+    """The server dies and a new one starts on the same ports within ?timeout=60: the run
+    waits (retrying with backoff), goes on, and every frame is in the outputs."""
+    ports = free_ports(3)
+    first = start_server(tmp_path, ports=ports)
+    out = tmp_path / "out"
+    out.mkdir()
+    track = subprocess.Popen(
+        [sys.executable, "-m", "edgeimg.cli.main", "track", "--source", str(pets_dir / "vtest.avi"),
+         "--frames", "60", "--backend", first.uri(query="?timeout=60"),
+         "--output", "t.mp4", "--mot", "t.txt", "--jsonl", "t.jsonl"],
+        cwd=out, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    second = None
+    try:
+        temp = out / f".t.partial-{track.pid}.jsonl"
+        deadline = time.monotonic() + 60
+        while not (temp.is_file() and temp.read_bytes().count(b"\n") >= 5):
+            assert track.poll() is None, track.communicate()
+            assert time.monotonic() < deadline, "no 5 frames within 60 s"
+            time.sleep(0.05)
+        first.kill(signal.SIGKILL)
+        second = start_server(tmp_path, ports=ports)
+        _, err = track.communicate(timeout=120)
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill(signal.SIGTERM)
+        if track.poll() is None:
+            track.kill()
+    assert track.returncode == 0, err
+    # refused, or closed when the kill catches a request in flight
+    assert f"triton server 127.0.0.1:{ports[0]}: connection " in err
+    assert "; retrying for up to 60 s" in err
+    assert "answering again after" in err
+    assert assert_complete_and_consistent(out) == 60
 
 
 # -- the interpreter: checked before PyTriton is imported ---------------------------------
