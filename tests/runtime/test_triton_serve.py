@@ -251,6 +251,23 @@ def test_bad_triton_uris_are_one_line(uri, message):
         parse_triton_uri(uri)
 
 
+@pytest.mark.parametrize(
+    "backend, message",
+    [
+        ("onnxrt", "expected one of onnxruntime, opencv, openvino, auto or triton://..., "
+                   "got 'onnxrt'"),
+        ("grpc://127.0.0.1:8001/detector", "backend URI scheme: expected one of triton, got 'grpc'"),
+    ],
+)  # fmt: skip
+def test_a_backend_that_is_neither_a_name_nor_a_known_uri_is_a_usage_error(
+    backend, message, capsys
+):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["predict", "--backend", backend])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_a_uri_with_version_and_timeout():
     target = parse_triton_uri("triton://10.0.0.2:8000/detector/3?timeout=2.5")
     assert (target.url, target.model, target.version, target.timeout_s) == (
