@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import socket
 import sys
 import sysconfig
 import time
@@ -140,6 +141,24 @@ def use_own_libpython(libdir: Path, env: MutableMapping[str, str] | None = None)
     target["LD_LIBRARY_PATH"] = ":".join([str(libdir), *paths])
 
 
+def check_ports_free(config: ServeConfig) -> None:
+    """ServeError naming the first of the three ports something already listens on (PyTriton
+    would otherwise talk to whatever holds it and fail with its error)."""
+    family = socket.AF_INET6 if ":" in config.host else socket.AF_INET
+    ports = {"--port": config.http_port, "--grpc-port": config.grpc_port,
+             "--metrics-port": config.metrics_port}  # fmt: skip
+    for flag, port in ports.items():
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((config.host, port))
+            except OSError as exc:
+                raise ServeError(
+                    f"{flag} {port}: expected a free port on {config.host}, got "
+                    f"{(exc.strerror or str(exc)).lower()} (another server running?)"
+                ) from None
+
+
 def import_pytriton() -> Any:
     """The ``pytriton`` package, or MissingBackend (exit 3) naming the pip command."""
     try:
@@ -234,6 +253,7 @@ def serve_model(
     raises for SIGINT/SIGTERM/SIGHUP) or until the server dies (ServeError). on_ready: called
     with a one-line description when the model answers."""
     libdir = check_interpreter()
+    check_ports_free(config)
     pytriton = import_pytriton()
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig

@@ -388,6 +388,20 @@ def test_a_python_without_shared_libpython_is_one_line_before_anything(monkeypat
     assert "has no shared libpython" in line and "/usr/bin/python3 -m venv .venv-serve" in line
 
 
+def test_a_port_in_use_is_one_line_before_anything(capsys):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        http_port, metrics_port = free_ports(2)
+        code = main(["serve", "--port", str(http_port), "--grpc-port", str(port),
+                     "--metrics-port", str(metrics_port)])  # fmt: skip
+    assert code == 2
+    line = one_line_error(capsys)
+    assert line.startswith(f"edgeimg serve: error: --grpc-port {port}: expected a free port on ")
+    assert "address already in use (another server running?)" in line
+
+
 def test_the_stub_is_pointed_at_this_interpreters_libpython():
     env = {"LD_LIBRARY_PATH": "/a:/opt/py/lib:/b"}
     use_own_libpython(Path("/opt/py/lib"), env)
