@@ -200,6 +200,34 @@ def test_the_contract_is_in_the_served_config_and_the_backend_reads_it(server):
         assert np.allclose(got[name], want[name], atol=1e-5)
 
 
+def test_a_model_without_metadata_takes_its_contract_from_contract(pets_dir, tmp_path, capsys):
+    """A served model whose ONNX file has no metadata (as from a plain tritonserver): a
+    one-line error pointing at --contract, and with --contract FILE the same detections."""
+    onnx = pytest.importorskip("onnx")
+    from edgeimg.runtime.contract import ModelContract
+
+    bare = onnx.load(str(bundled_model_path()))
+    metadata = {p.key: p.value for p in bare.metadata_props}
+    del bare.metadata_props[:]
+    (tmp_path / "bare.onnx").write_bytes(bare.SerializeToString())
+    contract = tmp_path / "contract.json"
+    contract.write_text(json.dumps(ModelContract.from_metadata(metadata).to_dict()))
+    bare_server = start_server(tmp_path, str(tmp_path / "bare.onnx"), "--name", "detector")
+    try:
+        video = str(pets_dir / "vtest.avi")
+        common = ["predict", video, "--frames", "4", "-q", "--backend", bare_server.uri()]
+        assert main([*common, "-o", str(tmp_path / "no.jsonl")]) == 2
+        line = one_line_error(capsys)
+        assert "model detector has no edgeimg metadata" in line and "--contract FILE" in line
+        given = tmp_path / "given.jsonl"
+        assert main([*common, "--contract", str(contract), "-o", str(given)]) == 0
+    finally:
+        bare_server.kill(signal.SIGTERM)
+    local = tmp_path / "local.jsonl"
+    assert main(["predict", video, "--frames", "4", "-q", "-o", str(local)]) == 0
+    assert_same_detections(given, local, 4)
+
+
 def test_a_model_name_the_server_lacks_is_one_line(server, pets_dir, tmp_path, capsys):
     code = main(["predict", str(pets_dir / "vtest.avi"), "--frames", "1", "--backend",
                  server.uri("people"), "-o", str(tmp_path / "x.jsonl")])  # fmt: skip
