@@ -168,6 +168,20 @@ def import_pytriton() -> Any:
     return pytriton
 
 
+def check_stub(package: Path, version: tuple[int, int] = sys.version_info[:2]) -> None:
+    """ServeError unless PyTriton (its package folder) has a backend stub for this Python."""
+    stubs = package / "tritonserver" / "python_backend_stubs"
+    wanted = f"{version[0]}.{version[1]}"
+    if not (stubs / wanted / "triton_python_backend_stub").is_file():
+        have = sorted(
+            (p.name for p in stubs.glob("*.*")), key=lambda v: tuple(map(int, v.split(".")))
+        )
+        raise ServeError(
+            f"PyTriton has Python-backend stubs for Python {', '.join(have) or 'none'}, not "
+            f"{wanted}: run edgeimg serve from one of those"
+        )
+
+
 def batchable(specs: Sequence[TensorSpec]) -> bool:
     """Every tensor has a dynamic first (batch) dimension."""
     return all(spec.shape and spec.shape[0] is None for spec in specs)
@@ -255,6 +269,7 @@ def serve_model(
     libdir = check_interpreter()
     check_ports_free(config)
     pytriton = import_pytriton()
+    check_stub(Path(pytriton.__file__).parent)
     from pytriton.model_config import DynamicBatcher, ModelConfig, Tensor
     from pytriton.triton import Triton, TritonConfig
 

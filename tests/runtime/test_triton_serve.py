@@ -416,6 +416,18 @@ def test_a_python_without_shared_libpython_is_one_line_before_anything(monkeypat
     assert "has no shared libpython" in line and "/usr/bin/python3 -m venv .venv-serve" in line
 
 
+def test_a_python_pytriton_has_no_stub_for_is_one_line(tmp_path):
+    from edgeimg.runtime.serve import ServeError, check_stub
+
+    for version in ("3.10", "3.11", "3.9"):
+        stub = tmp_path / "tritonserver" / "python_backend_stubs" / version
+        stub.mkdir(parents=True)
+        (stub / "triton_python_backend_stub").write_bytes(b"")
+    check_stub(tmp_path, (3, 11))
+    with pytest.raises(ServeError, match=r"stubs for Python 3\.9, 3\.10, 3\.11, not 3\.14: "):
+        check_stub(tmp_path, (3, 14))
+
+
 def test_a_port_in_use_is_one_line_before_anything(capsys):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
