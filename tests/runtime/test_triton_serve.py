@@ -202,7 +202,8 @@ def test_the_contract_is_in_the_served_config_and_the_backend_reads_it(server):
 
 def test_a_model_without_metadata_takes_its_contract_from_contract(pets_dir, tmp_path, capsys):
     """A served model whose ONNX file has no metadata (as from a plain tritonserver): a
-    one-line error pointing at --contract, and with --contract FILE the same detections."""
+    one-line error pointing at --contract, and with --contract FILE the same detections.
+    Served without batching (each request alone) on two instances."""
     onnx = pytest.importorskip("onnx")
     from edgeimg.runtime.contract import ModelContract
 
@@ -212,8 +213,17 @@ def test_a_model_without_metadata_takes_its_contract_from_contract(pets_dir, tmp
     (tmp_path / "bare.onnx").write_bytes(bare.SerializeToString())
     contract = tmp_path / "contract.json"
     contract.write_text(json.dumps(ModelContract.from_metadata(metadata).to_dict()))
-    bare_server = start_server(tmp_path, str(tmp_path / "bare.onnx"), "--name", "detector")
+    bare_server = start_server(
+        tmp_path, str(tmp_path / "bare.onnx"), "--name", "detector", "--max-batch", "0",
+        "--instances", "2",
+    )  # fmt: skip
     try:
+        config = http.InferenceServerClient(f"127.0.0.1:{bare_server.port}").get_model_config(
+            "detector"
+        )
+        assert config.get("max_batch_size", 0) == 0 and "dynamic_batching" not in config
+        assert config["instance_group"][0]["count"] == 2
+        assert json.loads(config["parameters"][METADATA_PARAMETER]["string_value"]) == {}
         video = str(pets_dir / "vtest.avi")
         common = ["predict", video, "--frames", "4", "-q", "--backend", bare_server.uri()]
         assert main([*common, "-o", str(tmp_path / "no.jsonl")]) == 2
