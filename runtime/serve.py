@@ -234,7 +234,7 @@ def _with_parameters(pytriton: Any, name: str, parameters: Mapping[str, str]) ->
     Model._get_triton_model_config = config_with_parameters
 
 
-def _infer_function(backend: OrtBackend, batched: bool, pytriton: Any) -> Any:
+def _infer_function(backend: OrtBackend, batched: bool) -> Any:
     """The callable Triton's Python backend calls: requests -> outputs, on onnxruntime."""
     names = [spec.name for spec in backend.inputs]
 
@@ -301,34 +301,29 @@ def serve_model(
         max_batch_size=config.max_batch if batched else 0,
         batcher=DynamicBatcher(max_queue_delay_microseconds=config.queue_delay_us),
     )
+    triton = Triton(config=triton_config)
     try:
-        triton = Triton(config=triton_config)
-        triton.__enter__()
-    except Exception as exc:  # PyTriton's start-up errors share no base class
-        raise ServeError(f"triton did not start: {exc}") from None
-    try:
-        triton.bind(
-            model_name=config.name,
-            infer_func=[_infer_function(s, batched, pytriton) for s in sessions],
-            inputs=[
-                Tensor(name=s.name, dtype=np.dtype(s.dtype), shape=_dims(s, batched))
-                for s in first.inputs
-            ],
-            outputs=[
-                Tensor(name=s.name, dtype=np.dtype(s.dtype), shape=_dims(s, batched))
-                for s in first.outputs
-            ],
-            model_version=config.version,
-            config=model_config,
-            strict=False,
-        )
-    except EdgeimgError:
-        triton.stop()
-        raise
-    except Exception as exc:  # PyTriton's load errors share no base class
-        triton.stop()
-        raise ServeError(f"triton could not load the model: {first_line(exc)}") from None
-    try:
+        try:
+            triton.__enter__()  # starts tritonserver
+            triton.bind(
+                model_name=config.name,
+                infer_func=[_infer_function(s, batched) for s in sessions],
+                inputs=[
+                    Tensor(name=s.name, dtype=np.dtype(s.dtype), shape=_dims(s, batched))
+                    for s in first.inputs
+                ],
+                outputs=[
+                    Tensor(name=s.name, dtype=np.dtype(s.dtype), shape=_dims(s, batched))
+                    for s in first.outputs
+                ],
+                model_version=config.version,
+                config=model_config,
+                strict=False,
+            )
+        except EdgeimgError:
+            raise
+        except Exception as exc:  # PyTriton's start and load errors share no base class
+            raise ServeError(f"triton could not serve the model: {first_line(exc)}") from None
         if on_ready is not None:
             on_ready(
                 f"serving {Path(path).name} as triton://{config.host}:{config.http_port}/"
@@ -344,6 +339,8 @@ def serve_model(
             )
         while triton.is_alive():
             time.sleep(0.5)
-        raise ServeError("the Triton server stopped (see its log with -v)")
+        raise ServeError(
+            f"the Triton server stopped ({f'its log: {log_file}' if log_file else 'see above'})"
+        )
     finally:
         triton.stop()

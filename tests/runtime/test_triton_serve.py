@@ -85,6 +85,15 @@ class Server:
         except subprocess.TimeoutExpired:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(timeout=10)
+        # tritonserver and the stub may outlive the group leader a moment: their ports are
+        # free once the whole group is gone
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(self.process.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
 def start_server(folder: Path, *args: str, ports: list[int] | None = None) -> Server:
@@ -333,8 +342,8 @@ def test_the_server_killed_mid_run_ends_cleanly_with_complete_outputs(pets_dir, 
             assert track.poll() is None, track.communicate()
             assert time.monotonic() < deadline, "no 10 frames within 60 s"
             time.sleep(0.05)
-        killed.kill(signal.SIGKILL)
         before = time.monotonic()
+        killed.kill(signal.SIGKILL)
         _, err = track.communicate(timeout=60)
     finally:
         killed.kill()
