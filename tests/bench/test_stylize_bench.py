@@ -123,3 +123,34 @@ def test_bad_models_are_a_one_line_error(tiny_stylizer, tmp_path, capsys):
     assert err == [
         f"bench stylize: error: --model {upscaler}: expected a stylize model, got upscale"
     ]
+
+
+def test_loss_network_bench_judges_every_gatys_result_in_every_network(tiny_stylizer, tmp_path):
+    from edgeimg.bench import stylize_loss_nets
+
+    picture, report = tmp_path / "nets.png", tmp_path / "nets.json"
+    argv = ["--style", str(tiny_stylizer.style), "--photos", str(tiny_stylizer.photos)]
+    argv += ["--nets", "camvid-seg,random-vgg16-half", "--count", "2", "--size", "64"]
+    argv += ["--steps", "5", "--picture", str(picture), "--json", str(report)]
+    assert stylize_loss_nets.main(argv) == 0
+    figures = json.loads(report.read_text())
+    for name in ("camvid-seg", "random-vgg16-half"):
+        res = figures["results"][name]
+        assert set(res["result"]) == {"camvid-seg", "random-vgg16-half"}
+        assert len(res["seconds"]) == 2 and len(res["result"][name]) == 2
+        # Gatys lowers the loss it optimises, from the photo's own
+        own = [r["total"] for r in res["result"][name]]
+        assert all(a < b["total"] for a, b in zip(own, res["photo"][name], strict=True))
+    import cv2
+
+    image = cv2.imread(str(picture))
+    assert image.shape[0] == 2 * 48 and image.shape[1] == 4 * 64  # 2 photos; photo|style|2 nets
+
+
+def test_loss_network_bench_names_a_bad_network_in_one_line(tiny_stylizer, capsys):
+    from edgeimg.bench import stylize_loss_nets
+
+    argv = ["--style", str(tiny_stylizer.style), "--photos", str(tiny_stylizer.photos)]
+    assert stylize_loss_nets.main([*argv, "--nets", "no-such-net", "--steps", "1"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stylize_loss_nets: error: loss network") and "\n" not in err
