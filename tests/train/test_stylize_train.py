@@ -170,6 +170,38 @@ def test_export_runs_any_size_on_onnxruntime_and_opencv(trained, tmp_path, photo
     assert np.abs(ort_image.astype(int) - fp16_image).mean() < 2.0
 
 
+def test_init_from_grows_the_photo_skip_and_the_network_exports(trained, tmp_path, photos):
+    """--init-from a network without --photo-skip: the photo's convolution starts at zero, so the
+    grown network computes what the file's did; it exports with parity and runs on OpenCV dnn.
+    Another width is a one-line error naming the layer."""
+    from edgeimg.export.keras_file import load_keras
+    from edgeimg.train.fit import save_keras
+    from edgeimg.train.tasks.stylize.models import transform_net
+    from edgeimg.train.tasks.stylize.train import init_weights
+
+    old, contract = load_keras(trained.path)
+    assert np.abs(old.get_layer("out_conv").get_weights()[0]).max() > 0  # trained: not zero
+    grown = transform_net(width=4, blocks=1, photo_skip=True)
+    init_weights(grown, trained.path)
+    x = np.random.default_rng(0).uniform(0, 255, (1, 48, 64, 3)).astype(np.float32)
+    assert np.abs(grown.predict(x, verbose=0) - old.predict(x, verbose=0)).max() < 1e-3
+    path = save_keras(grown, tmp_path / "skip.keras", contract)
+    result = export_model(path, tmp_path / "skip.onnx", ExportPlan())
+    assert result.parity is not None and result.parity.passed
+    frame = cv2.imread(str(sorted(photos[1].glob("*.png"))[0]))[:100, :130]
+    ort_image = load_model(tmp_path / "skip.onnx").predict(frame).image
+    cv_image = load_model(tmp_path / "skip.onnx", backend="opencv").predict(frame).image
+    assert np.abs(ort_image.astype(int) - cv_image).max() <= 1
+    with pytest.raises(
+        EdgeimgError, match=r"layer down1: expected weights of shapes \[\(5, 5, 3, 8\)\]"
+    ):
+        init_weights(transform_net(width=8, blocks=1), trained.path)
+    trained_skip = transform_net(width=4, blocks=1, photo_skip=True)
+    trained_skip.get_layer("photo_conv").kernel.assign(np.ones((3, 3, 3, 3), np.float32))
+    with pytest.raises(EdgeimgError, match="expected a stylizer with layer photo_conv"):
+        init_weights(trained_skip, trained.path)  # a non-zero layer the file lacks
+
+
 def test_the_int8_gate_scores_the_perceptual_loss(trained, tmp_path, photos, style):
     onnx_path = tmp_path / "gate.onnx"
     images, painting = held_out_photos(photos[1], style, 2, long_side=96)

@@ -45,6 +45,11 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
     parser.add_argument("--style-size", type=int, default=256, help="style image long side (256)")
     parser.add_argument("--width", type=int, default=16, help="first-layer filters (16)")
     parser.add_argument("--blocks", type=int, default=5, help="residual blocks (5)")
+    parser.add_argument(
+        "--photo-skip",
+        action="store_true",
+        help="add a 3x3 convolution of the photo itself to the output (finer detail)",
+    )
     parser.add_argument("--crop", type=int, default=256, help="training crop side (256)")
     parser.add_argument("--batch-size", type=int, default=4, help="default 4")
     parser.add_argument("--steps", type=int, default=200, help="batches per epoch (200)")
@@ -71,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         style_size=args.style_size,
         width=args.width,
         blocks=args.blocks,
+        photo_skip=args.photo_skip,
         crop=args.crop,
         batch_size=args.batch_size,
         steps_per_epoch=args.steps,

@@ -58,6 +58,7 @@ class StylizeConfig:
     style_size: int = 256
     width: int = 16
     blocks: int = 5
+    photo_skip: bool = False
     crop: int = 256
     batch_size: int = 4
     steps_per_epoch: int = 200
@@ -142,6 +143,35 @@ class Trainer:
         return {name: tf.reduce_mean(t) for name, t in zip(names, terms, strict=True)}
 
 
+def init_weights(net: keras.Model, path: Path) -> None:
+    """Copy the weights of the stylizer in ``path`` into ``net``, layer by layer by name. A
+    layer the file lacks is allowed only when it starts at zero, adding nothing (``photo_conv``
+    of ``--photo-skip`` on a network trained without it): training then starts from exactly
+    the file's network."""
+    from edgeimg.export.keras_file import load_keras
+
+    source = {layer.name: layer for layer in load_keras(path)[0].layers}
+    for layer in net.layers:
+        mine = layer.get_weights()
+        if not mine:
+            continue
+        if layer.name not in source:
+            if any(np.any(w) for w in mine):
+                raise EdgeimgError(
+                    f"--init-from {path}: expected a stylizer with layer {layer.name} (same "
+                    "--width and --blocks), the file has none"
+                )
+            continue
+        theirs = source[layer.name].get_weights()
+        if [w.shape for w in theirs] != [w.shape for w in mine]:
+            raise EdgeimgError(
+                f"--init-from {path}: layer {layer.name}: expected weights of shapes "
+                f"{[w.shape for w in mine]}, the file has {[w.shape for w in theirs]} (same "
+                "--width and --blocks?)"
+            )
+        layer.set_weights(theirs)
+
+
 def sample_grid(net: keras.Model, contents: np.ndarray) -> np.ndarray:
     """(N, H, W, 3) uint8 RGB contents -> one BGR image: the contents above, stylized below."""
     out = np.clip(np.rint(net.predict(contents.astype(np.float32), verbose=0)), 0, 255)
@@ -169,11 +199,9 @@ def train_stylize(config: StylizeConfig) -> StylizeResult:
         config.weights,
         config.style_size,
     )
-    net = transform_net(config.width, config.blocks)
+    net = transform_net(config.width, config.blocks, config.photo_skip)
     if config.init_from is not None:
-        from edgeimg.export.keras_file import load_keras
-
-        net.set_weights(load_keras(config.init_from)[0].get_weights())
+        init_weights(net, config.init_from)
     trainer = Trainer(net, loss, config.learning_rate)
     batches = random_crops(contents, config.crop, config.batch_size, config.seed)
     samples = next(random_crops(contents, config.crop, 4, config.seed + 1))
