@@ -14,7 +14,7 @@ upsampling + conv 3x3 (2w, w, 3) added to the input. Every conv but the last is 
 normalisation and ReLU. ``photo_skip`` adds a 3x3 convolution (3 -> 3, zero at the start) of the
 photo itself to the last conv's output: the upsampled features cannot see the photo's own fine
 detail, this lets the residual smooth or sharpen it (the total-variation term fell from 0.071
-to about 0.055 with it on the held-out photos). Johnson's network works at full and half size
+to 0.044 with it on the held-out photos). Johnson's network works at full and half size
 with 9x9 convs (about 40 GMAC at 640x480); this one downsamples first and keeps the residual
 blocks at 1/8, about 2.5 GMAC at 640x480 with w=16, b=5.
 
