@@ -30,13 +30,13 @@ from __future__ import annotations
 import filecmp
 import logging
 import os
-import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from edgeimg.runtime.atomic import atomic_output, write_text
+from edgeimg.runtime.backends.triton import check_model_name
 from edgeimg.runtime.errors import EdgeimgError
 
 if TYPE_CHECKING:
@@ -48,10 +48,6 @@ CONFIG_FILE = "config.pbtxt"
 VERSION = "1"
 MODEL_FILE = "model.onnx"  # the onnxruntime backend's default_model_filename
 MAX_INT32 = 2**31 - 1
-# Letters, digits, "_", "." and "-", not starting with "." or "-": a folder name that is also
-# safe in Triton's URLs (/v2/models/<name>) and its metric labels.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
-
 # ONNX TensorProto element type name -> Triton data type
 TRITON_TYPES = {
     "FLOAT": "TYPE_FP32",
@@ -70,16 +66,6 @@ TRITON_TYPES = {
     "STRING": "TYPE_STRING",
 }
 KINDS = {"cpu": "KIND_CPU", "gpu": "KIND_GPU"}
-
-
-def check_model_name(name: str) -> str:
-    """``name`` when it is a valid Triton model name (see ``NAME_PATTERN``), else an error."""
-    if not NAME_PATTERN.fullmatch(name):
-        raise EdgeimgError(
-            f"model name {name!r}: expected letters, digits, '_', '.' or '-' (not starting with "
-            "'.' or '-', at most 128 characters)"
-        )
-    return name
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import socket
 import sys
 import sysconfig
@@ -39,7 +38,7 @@ import numpy as np
 from edgeimg.runtime.backends.base import Device, TensorSpec
 from edgeimg.runtime.backends.openvino import MissingBackend
 from edgeimg.runtime.backends.ort import OrtBackend, user_cache_dir
-from edgeimg.runtime.backends.triton import METADATA_PARAMETER
+from edgeimg.runtime.backends.triton import METADATA_PARAMETER, check_model_name
 from edgeimg.runtime.errors import EdgeimgError, first_line
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,6 @@ VENV_HINT = (
     "make a venv from a Python that has one, e.g. Debian's: /usr/bin/python3 -m venv "
     ".venv-serve && .venv-serve/bin/pip install -e '.[serve]' (README: Serving on Triton)"
 )
-NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 class ServeError(EdgeimgError):
@@ -80,10 +78,7 @@ class ServeConfig:
     version: int = 1
 
     def __post_init__(self) -> None:
-        if not NAME.match(self.name):
-            raise ServeError(
-                f"model name: expected letters, digits, '.', '_' or '-', got {self.name!r}"
-            )
+        check_model_name(self.name)
         ports = {"http": self.http_port, "grpc": self.grpc_port, "metrics": self.metrics_port}
         for what, port in ports.items():
             if not 1 <= port <= 65535:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import threading
 import time
 from collections.abc import Mapping
@@ -42,6 +43,21 @@ log = logging.getLogger(__name__)
 INSTALL = "pip install 'edgeimg[triton-client]'"
 # the model config parameter `edgeimg serve` writes: the ONNX file's metadata_props as JSON
 METADATA_PARAMETER = "edgeimg.metadata"
+# Triton's model names: letters, digits, "_", "." and "-", not starting with "." or "-": a
+# folder name that is also safe in Triton's URLs (/v2/models/<name>) and its metric labels
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}")
+
+
+def check_model_name(name: str) -> str:
+    """``name`` when it is a valid Triton model name (see ``NAME_PATTERN``), else an error."""
+    if not NAME_PATTERN.fullmatch(name):
+        raise EdgeimgError(
+            f"model name {name!r}: expected letters, digits, '_', '.' or '-' (not starting with "
+            "'.' or '-', at most 128 characters)"
+        )
+    return name
+
+
 # Triton data types -> numpy dtype names (the ones edgeimg models use)
 TRITON_DTYPES = {
     "FP32": "float32",
