@@ -53,14 +53,14 @@ def run(args: argparse.Namespace) -> dict:
     for photo in photos:
         x = photo[None].astype(np.float32)
         row = [photo, cv2.resize(style, (photo.shape[1], photo.shape[0]))]
+        before = {judge: asdict(losses[judge].measure(x, x)) for judge in nets}  # the photo's own
         for name in nets:
             tick = time.perf_counter()
             out = optimize(losses[name], photo, args.steps).image
             results[name]["seconds"].append(time.perf_counter() - tick)
             for judge in nets:
-                before = asdict(losses[judge].measure(x, x))
                 after = asdict(losses[judge].measure(out[None].astype(np.float32), x))
-                results[name]["photo"].setdefault(judge, []).append(before)
+                results[name]["photo"].setdefault(judge, []).append(before[judge])
                 results[name]["result"].setdefault(judge, []).append(after)
             row.append(out)
         rows.append(np.hstack(row))
