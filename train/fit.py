@@ -132,6 +132,36 @@ def inference_copy(model: keras.Model, build: Callable[[], keras.Model] | None =
     return copy
 
 
+def copy_weights(net: keras.Model, source: keras.Model, where: str, hint: str) -> None:
+    """Copy ``source``'s weights into ``net`` layer by layer, by name (``--init-from``).
+
+    A layer ``source`` lacks is allowed only when it starts at zero and so adds nothing (a
+    branch grown onto a trained network): training then starts from exactly ``source``'s
+    function. Other differences are one-line errors that start with ``where`` and end with
+    ``hint`` (which options make the shapes agree).
+    """
+    import numpy as np
+
+    theirs_by_name = {layer.name: layer for layer in source.layers}
+    for layer in net.layers:
+        mine = layer.get_weights()
+        if not mine:
+            continue
+        if layer.name not in theirs_by_name:
+            if any(np.any(w) for w in mine):
+                raise EdgeimgError(
+                    f"{where}: expected a layer {layer.name} ({hint}), the file has none"
+                )
+            continue
+        theirs = theirs_by_name[layer.name].get_weights()
+        if [w.shape for w in theirs] != [w.shape for w in mine]:
+            raise EdgeimgError(
+                f"{where}: layer {layer.name}: expected weights of shapes "
+                f"{[w.shape for w in mine]}, the file has {[w.shape for w in theirs]} ({hint})"
+            )
+        layer.set_weights(theirs)
+
+
 class JsonLinesLogger(keras.callbacks.Callback):
     """Appends one JSON object per epoch: epoch, seconds, learning rate and every metric."""
 

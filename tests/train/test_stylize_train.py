@@ -198,7 +198,7 @@ def test_init_from_grows_the_photo_skip_and_the_network_exports(trained, tmp_pat
         init_weights(transform_net(width=8, blocks=1), trained.path)
     trained_skip = transform_net(width=4, blocks=1, photo_skip=True)
     trained_skip.get_layer("photo_conv").kernel.assign(np.ones((3, 3, 3, 3), np.float32))
-    with pytest.raises(EdgeimgError, match="expected a stylizer with layer photo_conv"):
+    with pytest.raises(EdgeimgError, match="expected a layer photo_conv"):
         init_weights(trained_skip, trained.path)  # a non-zero layer the file lacks
 
 

@@ -39,8 +39,16 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         dest="more",
         action="append",
         default=[],
-        metavar="SPEC[@FIRST-LAST]",
-        help="another dataset to train on (repeatable), with an optional frame range",
+        metavar="SPEC[@FIRST-LAST][*N]",
+        help="another dataset to train on (repeatable), with an optional frame range; *N counts "
+        "its images N times an epoch (weight for a small set beside a large one; quote it)",
+    )
+    parser.add_argument(
+        "--select-classes",
+        metavar="NAME[=ID],...",
+        help="train on these classes only, in this order: each dataset's class of that name, "
+        "or its class ID where its files name none (COCO128 without data.yaml: person=0); "
+        "images left without boxes stay as background",
     )
     parser.add_argument(
         "--frames", metavar="FIRST-LAST", help="1-based frames of DATA to train on (e.g. 1-600)"
@@ -70,7 +78,28 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         default=0.0,
         help="hold out the last part of each dataset for the validation loss (default 0)",
     )
+    parser.add_argument(
+        "--zoom",
+        metavar="MIN-MAX",
+        default="0.75-1.35",
+        help="random zoom range of the letterboxed frames, log-uniform (default 0.75-1.35; "
+        "0.5-4 teaches one model people from 30 px to 300 px tall)",
+    )
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
+    parser.add_argument(
+        "--init",
+        metavar="bundled|M.keras",
+        help="start from these weights: 'bundled' (edgeimg's person detector) or a .keras "
+        "detector of the same classes, input size, stride and width (fine-tuning)",
+    )
+    parser.add_argument(
+        "--freeze-backbone",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="of --epochs, train the first EPOCHS with the backbone frozen (neck and heads "
+        "adapt first; for fine-tuning on a few frames). Default 0",
+    )
     add_fit_arguments(parser, epochs=40, batch=16, lr=2e-3)
     return parser
 
@@ -95,11 +124,13 @@ def add_evaluate_parser(subparsers) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     quiet_tensorflow()
     from edgeimg.train.tasks.detect.augment import BoxAugment
-    from edgeimg.train.tasks.detect.data import FrameRange
+    from edgeimg.train.tasks.detect.data import FrameRange, parse_class_selection
     from edgeimg.train.tasks.detect.models import DetectorConfig
     from edgeimg.train.tasks.detect.train import DataSpec, DetectTrainConfig, train_detector
 
-    first = DataSpec(args.data, FrameRange.parse(args.frames) if args.frames else None)
+    first = DataSpec.parse(args.data)
+    if args.frames:
+        first = DataSpec(first.spec, FrameRange.parse(args.frames), first.repeat)
     data = (first, *(DataSpec.parse(m) for m in args.more))
     if args.test and args.test_frames:
         raise EdgeimgError("give --test-frames (frames of DATA) or --test SPEC, not both")
@@ -115,9 +146,12 @@ def run(args: argparse.Namespace) -> int:
         crop_size=parse_size(args.crop, "crop size") if args.crop else None,
         test=test,
         val_fraction=args.val_fraction,
-        augment=BoxAugment.off() if args.no_augment else BoxAugment(),
+        augment=BoxAugment.off() if args.no_augment else BoxAugment(scale=parse_zoom(args.zoom)),
         num_classes=args.num_classes,
         class_names=class_names(args),
+        select=parse_class_selection(args.select_classes) if args.select_classes else None,
+        init=Path(args.init) if args.init else None,
+        freeze_backbone=args.freeze_backbone,
     )
     result = train_detector(config, fit_config(args, warmup=1.0, weight_decay=5e-4))
     height, width = config.detector.input_size
@@ -149,6 +183,18 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(_ap_line("", metrics))
     write_json(args.json, metrics.as_dict())
     return 0
+
+
+def parse_zoom(text: str) -> tuple[float, float]:
+    """``"0.5-4"`` -> (0.5, 4.0): the augmentation's zoom range."""
+    low, dash, high = text.partition("-")
+    try:
+        zoom = (float(low), float(high if dash else low))
+    except ValueError:
+        raise EdgeimgError(f"zoom: expected MIN-MAX such as 0.5-4, got {text!r}") from None
+    if not 0 < zoom[0] <= zoom[1]:
+        raise EdgeimgError(f"zoom: expected 0 < MIN <= MAX, got {text!r}")
+    return zoom
 
 
 def _ap_line(prefix: str, m) -> str:

@@ -153,6 +153,52 @@ def load_detection(spec: str | Path, frames: FrameRange | str | None = None) -> 
     return data
 
 
+def parse_class_selection(text: str) -> tuple[tuple[str, int | None], ...]:
+    """``"person=0,car"`` -> (("person", 0), ("car", None)): the classes to train on."""
+    selection = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        name, eq, index = (part.strip() for part in item.partition("="))
+        if not name or (eq and not index.isdigit()):
+            raise EdgeimgError(
+                f"class selection: expected NAME or NAME=ID such as person=0, got {item!r}"
+            )
+        selection.append((name, int(index) if eq else None))
+    if not selection:
+        raise EdgeimgError(f"class selection: expected NAME[=ID],..., got {text!r}")
+    return tuple(selection)
+
+
+def select_classes(
+    data: DetectionDataset, selection: tuple[tuple[str, int | None], ...]
+) -> DetectionDataset:
+    """Only the boxes of the ``selection`` classes, renumbered in its order and named by it.
+
+    A selected class is the data's class of that name, or else the data's class ``ID`` (for
+    data whose files name no classes, such as a YOLO folder without ``data.yaml``). Images left
+    without boxes stay: they are background the detector learns to leave alone.
+    """
+    source = []
+    for name, index in selection:
+        if name in data.class_names:
+            source.append(data.class_names.index(name))
+        elif index is not None and index < len(data.class_names):
+            source.append(index)
+        else:
+            raise EdgeimgError(
+                f"{data.source}: no class {name!r} (classes: {', '.join(data.class_names)}); "
+                f"name it by id as {name}=ID"
+            )
+    lookup = np.full(len(data.class_names), -1, np.int32)
+    lookup[source] = np.arange(len(source), dtype=np.int32)
+    samples = []
+    for s in data.samples:
+        new = lookup[s.class_id]
+        keep = new >= 0
+        samples.append(DetectionSample(s.image, s.xyxy[keep], new[keep], s.name))
+    names = tuple(name for name, _ in selection)
+    return DetectionDataset(samples, names, data.format, data.source)
+
+
 def check_boxes(xyxy: np.ndarray, size_hw: tuple[int, int], where: str) -> np.ndarray:
     """Clip (K, 4) corner boxes to the image; an error names ``where`` for a box that is empty
     or lies wholly outside the image (a sign of wrong units or a wrong image)."""

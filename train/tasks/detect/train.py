@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from edgeimg.runtime.contract import ModelContract
@@ -13,6 +13,7 @@ from edgeimg.train.data.classes import check_class_names
 from edgeimg.train.fit import (
     FitConfig,
     check_keras_output,
+    copy_weights,
     fit,
     inference_copy,
     make_strategy,
@@ -20,7 +21,12 @@ from edgeimg.train.fit import (
 )
 from edgeimg.train.tasks.detect.augment import BoxAugment
 from edgeimg.train.tasks.detect.contract import detector_contract
-from edgeimg.train.tasks.detect.data import DetectionDataset, FrameRange, load_detection
+from edgeimg.train.tasks.detect.data import (
+    DetectionDataset,
+    FrameRange,
+    load_detection,
+    select_classes,
+)
 from edgeimg.train.tasks.detect.evaluate import DetectionMetrics, detection_ap, predict_detections
 from edgeimg.train.tasks.detect.models import DetectorConfig, build_detector, count_macs
 
@@ -29,20 +35,30 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class DataSpec:
-    """One dataset: a path (or ``synthetic:...``) and an optional 1-based frame range.
+    """One dataset: a path (or ``synthetic:...``), an optional 1-based frame range, and how many
+    times its images count in an epoch (to give a small dataset weight beside a large one).
 
-    Text form ``SPEC`` or ``SPEC@FIRST-LAST`` (e.g. ``vtest.avi@1-600``).
+    Text form ``SPEC[@FIRST-LAST][*N]`` (e.g. ``vtest.avi@1-600``, ``COCO128*3``).
     """
 
     spec: str
     frames: FrameRange | None = None
+    repeat: int = 1
+
+    def __post_init__(self) -> None:
+        if self.repeat < 1:
+            raise EdgeimgError(f"{self.spec}: expected a repeat count >= 1, got {self.repeat}")
 
     @classmethod
     def parse(cls, text: str) -> DataSpec:
+        repeat = 1
+        head, star, count = text.rpartition("*")
+        if star and count.isdigit():
+            text, repeat = head, int(count)
         spec, at, frames = text.rpartition("@")
         if not at or not frames or not frames[0].isdigit():
-            return cls(text)
-        return cls(spec, FrameRange.parse(frames))
+            return cls(text, None, repeat)
+        return cls(spec, FrameRange.parse(frames), repeat)
 
 
 @dataclass(frozen=True)
@@ -54,6 +70,11 @@ class DetectTrainConfig:
     input size: the detector is fully convolutional, so it trains on crops of the letterboxed
     frames and runs on whole ones. val_fraction: the last part of each dataset is held out for
     the validation loss (0: none, then early stopping watches the training loss).
+    select: train on these classes only, ((name, id or None), ...) as
+    :func:`~edgeimg.train.tasks.detect.data.select_classes` reads them. init: a ``.keras``
+    detector to start from (``bundled``: edgeimg's person detector), same classes, input size,
+    stride and width. freeze_backbone: train this many of the epochs with the backbone frozen
+    first (a warm-up for fine-tuning on little data).
     """
 
     data: tuple[DataSpec, ...]
@@ -65,6 +86,9 @@ class DetectTrainConfig:
     augment: BoxAugment = field(default_factory=BoxAugment)
     num_classes: int | None = None
     class_names: tuple[str, ...] | None = None
+    select: tuple[tuple[str, int | None], ...] | None = None
+    init: Path | None = None
+    freeze_backbone: int = 0
 
     def __post_init__(self) -> None:
         if not self.data:
@@ -80,6 +104,10 @@ class DetectTrainConfig:
         if not 0 <= self.val_fraction < 1:
             raise EdgeimgError(f"validation fraction: expected 0..1, got {self.val_fraction}")
         object.__setattr__(self, "output", check_keras_output(self.output))
+        if self.freeze_backbone < 0:
+            raise EdgeimgError(
+                f"--freeze-backbone: expected >= 0 epochs, got {self.freeze_backbone}"
+            )
 
 
 @dataclass(frozen=True)
@@ -92,18 +120,62 @@ class DetectResult:
     epochs: list[dict]
 
 
-def load_all(specs: tuple[DataSpec, ...]) -> DetectionDataset:
-    """Read every dataset and join them; their class names must be the same."""
+def load_all(
+    specs: tuple[DataSpec, ...], select: tuple[tuple[str, int | None], ...] | None = None
+) -> DetectionDataset:
+    """Read every dataset (each ``repeat`` times over), keep the ``select`` classes when given,
+    and join them; their class names must then be the same."""
     parts = [load_detection(s.spec, s.frames) for s in specs]
+    if select is not None:
+        parts = [select_classes(part, select) for part in parts]
     names = parts[0].class_names
     for spec, part in zip(specs[1:], parts[1:], strict=True):
         if part.class_names != names:
             raise EdgeimgError(
                 f"{spec.spec}: classes {', '.join(part.class_names)} differ from the first "
-                f"dataset's {', '.join(names)}"
+                f"dataset's {', '.join(names)} (choose with --select-classes)"
             )
-    samples = [s for part in parts for s in part.samples]
+    samples = [
+        s for spec, part in zip(specs, parts, strict=True) for s in part.samples * spec.repeat
+    ]
     return DetectionDataset(samples, names, parts[0].format, ", ".join(s.spec for s in specs))
+
+
+BUNDLED_KERAS = Path(__file__).resolve().parents[2] / "assets" / "person_detector.keras"
+# Layers of the backbone (build_detector's names): frozen by --freeze-backbone.
+BACKBONE_PREFIXES = ("stem", "c2_", "c3_", "c4_", "c5_")
+
+
+def load_init(path: Path, contract: ModelContract):
+    """The Keras detector to start from (``path``, or the bundled one for ``bundled``), after
+    checking that it detects the same classes at the same input size and stride."""
+    from edgeimg.export.keras_file import load_keras, read_contract
+
+    if str(path) == "bundled":
+        path = BUNDLED_KERAS
+    theirs = read_contract(path)
+    if theirs.task != "detect" or theirs.decoder != contract.decoder:
+        raise EdgeimgError(
+            f"--init {path}: expected a {contract.decoder} detector, got a {theirs.task} model "
+            f"({theirs.decoder or 'no'} decoder)"
+        )
+    mine_stride = contract.decoder_params.get("stride")
+    differences = [
+        f"{what} {a} (the file) vs {b} (this run)"
+        for what, a, b in (
+            ("classes", ", ".join(theirs.class_names), ", ".join(contract.class_names)),
+            (
+                "input size",
+                "x".join(map(str, theirs.input_size)),
+                "x".join(map(str, contract.input_size)),
+            ),
+            ("stride", theirs.decoder_params.get("stride"), mine_stride),
+        )
+        if a != b
+    ]
+    if differences:
+        raise EdgeimgError(f"--init {path}: the model differs: {'; '.join(differences)}")
+    return load_keras(path)[0]
 
 
 def evaluate_detector(model, data: DetectionDataset, contract: ModelContract) -> DetectionMetrics:
@@ -137,10 +209,17 @@ def train_detector(config: DetectTrainConfig, fit_config: FitConfig) -> DetectRe
     from edgeimg.train.tasks.detect.batches import DetectionBatches, DetectionShapes
     from edgeimg.train.tasks.detect.losses import CenterNetFocalLoss, LtrbGIoULoss
 
-    data = load_all(config.data)
+    if config.freeze_backbone >= fit_config.epochs:
+        raise EdgeimgError(
+            f"--freeze-backbone {config.freeze_backbone}: expected fewer than the "
+            f"{fit_config.epochs} epochs"
+        )
+    data = load_all(config.data, config.select)
     names = data.class_names
     check_class_names(names, config.num_classes, config.class_names)
     test = load_detection(config.test.spec, config.test.frames) if config.test else None
+    if test is not None and config.select is not None:
+        test = select_classes(test, config.select)
     if test is not None and test.class_names != names:
         raise EdgeimgError(f"test data classes {test.class_names} differ from training's {names}")
     detector = DetectorConfig(
@@ -192,17 +271,35 @@ def train_detector(config: DetectTrainConfig, fit_config: FitConfig) -> DetectRe
                 f"checkpoint detects {got} classes, the data has {len(names)} ({', '.join(names)})"
             )
 
-    model, epochs = fit(
-        lambda: build_detector(detector, any_size=True),
-        compile_model,
-        train_ds,
-        val_ds,
-        steps,
-        fit_config,
-        contract,
-        strategy,
-        check_model,
-    )
+    start = load_init(config.init, contract) if config.init is not None else None
+
+    def build(source=start, frozen: bool = False):
+        model = build_detector(detector, any_size=True)
+        if source is not None:
+            copy_weights(model, source, f"--init {config.init}", "same --width")
+        for layer in model.layers:
+            if layer.name.startswith(BACKBONE_PREFIXES):
+                layer.trainable = not frozen
+        return model
+
+    epochs: list[dict] = []
+    if config.freeze_backbone:  # warm-up: neck and heads learn the new data first
+        warm_up = replace(
+            fit_config,
+            epochs=config.freeze_backbone,
+            checkpoint_dir=fit_config.checkpoint_dir / "frozen_backbone",
+        )
+        log.info("%d epochs with the backbone frozen, then all layers", config.freeze_backbone)
+        start, epochs = fit(
+            lambda: build(frozen=True), compile_model, train_ds, val_ds, steps, warm_up,
+            contract, strategy, check_model,
+        )  # fmt: skip
+        fit_config = replace(fit_config, epochs=fit_config.epochs - config.freeze_backbone)
+    model, more = fit(
+        lambda: build(start), compile_model, train_ds, val_ds, steps, fit_config, contract,
+        strategy, check_model,
+    )  # fmt: skip
+    epochs += more
     final = inference_copy(model, lambda: build_detector(detector))
     path = save_keras(final, config.output, contract)
     metrics = evaluate_detector(final, test, contract) if test is not None else None

@@ -27,7 +27,7 @@ from edgeimg.export.perceptual import loss_network as build_loss_network
 from edgeimg.runtime.atomic import check_destination
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.sinks import write_image
-from edgeimg.train.fit import save_keras, seed_everything
+from edgeimg.train.fit import copy_weights, save_keras, seed_everything
 from edgeimg.train.tasks.stylize.contract import stylize_contract
 from edgeimg.train.tasks.stylize.data import (
     SHORT_SIDE,
@@ -144,32 +144,12 @@ class Trainer:
 
 
 def init_weights(net: keras.Model, path: Path) -> None:
-    """Copy the weights of the stylizer in ``path`` into ``net``, layer by layer by name. A
-    layer the file lacks is allowed only when it starts at zero, adding nothing (``photo_conv``
-    of ``--photo-skip`` on a network trained without it): training then starts from exactly
-    the file's network."""
+    """Copy the weights of the stylizer in ``path`` into ``net``, layer by layer by name; a layer
+    the file lacks only when it starts at zero (``photo_conv`` of ``--photo-skip`` grown onto
+    a network trained without it)."""
     from edgeimg.export.keras_file import load_keras
 
-    source = {layer.name: layer for layer in load_keras(path)[0].layers}
-    for layer in net.layers:
-        mine = layer.get_weights()
-        if not mine:
-            continue
-        if layer.name not in source:
-            if any(np.any(w) for w in mine):
-                raise EdgeimgError(
-                    f"--init-from {path}: expected a stylizer with layer {layer.name} (same "
-                    "--width and --blocks), the file has none"
-                )
-            continue
-        theirs = source[layer.name].get_weights()
-        if [w.shape for w in theirs] != [w.shape for w in mine]:
-            raise EdgeimgError(
-                f"--init-from {path}: layer {layer.name}: expected weights of shapes "
-                f"{[w.shape for w in mine]}, the file has {[w.shape for w in theirs]} (same "
-                "--width and --blocks?)"
-            )
-        layer.set_weights(theirs)
+    copy_weights(net, load_keras(path)[0], f"--init-from {path}", "same --width and --blocks?")
 
 
 def sample_grid(net: keras.Model, contents: np.ndarray) -> np.ndarray:
