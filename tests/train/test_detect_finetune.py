@@ -15,13 +15,15 @@ pytest.importorskip("tensorflow")
 from edgeimg.cli.main import main
 from edgeimg.export.keras_file import load_keras, read_contract
 from edgeimg.runtime.errors import EdgeimgError
+from edgeimg.runtime.model import bundled_model_path, load_model
 from edgeimg.train.tasks.detect.data import (
     FrameRange,
     load_detection,
     parse_class_selection,
     select_classes,
 )
-from edgeimg.train.tasks.detect.train import BACKBONE_PREFIXES, DataSpec, load_all
+from edgeimg.train.tasks.detect.evaluate import predict_detections
+from edgeimg.train.tasks.detect.train import BACKBONE_PREFIXES, BUNDLED_KERAS, DataSpec, load_all
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -121,3 +123,20 @@ def test_a_start_model_that_does_not_fit_is_one_line_and_exit_2(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
     assert not out.exists()
+
+
+def test_the_bundled_detector_is_the_start_of_init_bundled(tmp_path: Path, pets_dir: Path) -> None:
+    keras_model, contract = load_keras(BUNDLED_KERAS)
+    assert contract.task == "detect" and contract.class_names == ("person",)
+    assert contract.input_size == (288, 384) and contract.decoder_params["stride"] == 4
+    # the shipped .keras is the shipped ONNX's source: same people on a real frame
+    frame = load_detection(pets_dir / "vtest.avi", "700").samples[0].image
+    from_keras = predict_detections(keras_model, [frame], contract, score_threshold=0.1)[0]
+    from_onnx = load_model(bundled_model_path("detect")).predict(frame)
+    assert len(from_onnx) >= 4
+    np.testing.assert_allclose(from_keras.xyxy, from_onnx.xyxy, atol=0.05)
+    np.testing.assert_allclose(from_keras.confidence, from_onnx.confidence, atol=1e-4)
+    out = tmp_path / "tuned.keras"
+    argv = ["train", "detect", SCENE, "--frames", "1-8", "--crop", "64x96", "--batch-size", "4"]
+    assert main([*argv, "--epochs", "1", "--lr", "1e-5", "--init", "bundled", "-o", str(out)]) == 0
+    assert read_contract(out).input_size == (288, 384)
