@@ -130,6 +130,10 @@ def test_detector_loss_falls_on_a_few_batches(tmp_path: Path) -> None:
         (["detect", SMALL_SCENE, "--input-size", "100x128"], "multiples of 32"),
         (["detect", SMALL_SCENE, "--frames", "9-3"], "frame range"),
         (["detect", SMALL_SCENE, "--strategy", "multi_worker"], "needs TF_CONFIG"),
+        (["detect", SMALL_SCENE, "--zoom", "3-1"], "zoom: expected 0 < MIN <= MAX, got '3-1'"),
+        (["detect", SMALL_SCENE, "--select-classes", "car"], "no class 'car' (classes: person)"),
+        (["detect", SMALL_SCENE, "--init", "{tmp}/none.keras"], "no such Keras file"),
+        (["detect", f"{SMALL_SCENE}*0"], "expected a repeat count >= 1, got 0"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
