@@ -23,7 +23,8 @@ from edgeimg.train.tasks.detect.data import (
     select_classes,
 )
 from edgeimg.train.tasks.detect.evaluate import predict_detections
-from edgeimg.train.tasks.detect.train import BACKBONE_PREFIXES, BUNDLED_KERAS, DataSpec, load_all
+from edgeimg.train.tasks.detect.models import BACKBONE_PREFIXES
+from edgeimg.train.tasks.detect.train import BUNDLED_KERAS, DataSpec, load_all
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -60,8 +61,14 @@ def test_data_specs_carry_frames_and_a_repeat_count() -> None:
     assert DataSpec.parse("a/vtest.avi@1-600*3") == DataSpec("a/vtest.avi", FrameRange(1, 600), 3)
     assert DataSpec.parse("COCO128*2") == DataSpec("COCO128", None, 2)
     assert DataSpec.parse("synthetic:frames=4") == DataSpec("synthetic:frames=4")
-    joined = load_all((DataSpec(SCENE, FrameRange(1, 2), 3), DataSpec(SCENE, FrameRange(3, 3))))
-    assert [s.name for s in joined.samples] == ["1", "2", "1", "2", "1", "2", "3"]
+    specs = (DataSpec(SCENE, FrameRange(1, 2), 3), DataSpec(SCENE, FrameRange(3, 3)))
+    joined, val = load_all(specs)
+    assert [s.name for s in joined.samples] == ["1", "2", "1", "2", "1", "2", "3"] and not val
+    # the validation part is each dataset's last frames, held out before the repeats
+    specs = (DataSpec(SCENE, FrameRange(1, 4), 3), DataSpec(SCENE, FrameRange(5, 8)))
+    joined, val = load_all(specs, val_fraction=0.25)
+    assert [s.name for s in joined.samples] == ["1", "2", "3"] * 3 + ["5", "6", "7"]
+    assert [s.name for s in val] == ["4", "8"]
     with pytest.raises(EdgeimgError, match="repeat count >= 1"):
         DataSpec.parse("COCO128*0")
 

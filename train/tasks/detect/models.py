@@ -29,6 +29,8 @@ from edgeimg.runtime.errors import EdgeimgError
 # Backbone: (channels, convolutions) per stage after the stem; each stage starts with a
 # stride-2 conv. Stage outputs are at strides 4, 8, 16, 32.
 _STAGES = ((32, 2), (64, 3), (96, 3), (128, 2))
+# Name prefixes of the backbone's layers (stem and stages): what --freeze-backbone freezes.
+BACKBONE_PREFIXES = ("stem", *(f"c{index + 2}_" for index in range(len(_STAGES))))
 
 
 @dataclass(frozen=True)

@@ -23,12 +23,18 @@ from edgeimg.train.tasks.detect.augment import BoxAugment
 from edgeimg.train.tasks.detect.contract import detector_contract
 from edgeimg.train.tasks.detect.data import (
     DetectionDataset,
+    DetectionSample,
     FrameRange,
     load_detection,
     select_classes,
 )
 from edgeimg.train.tasks.detect.evaluate import DetectionMetrics, detection_ap, predict_detections
-from edgeimg.train.tasks.detect.models import DetectorConfig, build_detector, count_macs
+from edgeimg.train.tasks.detect.models import (
+    BACKBONE_PREFIXES,
+    DetectorConfig,
+    build_detector,
+    count_macs,
+)
 
 log = logging.getLogger(__name__)
 
@@ -121,10 +127,13 @@ class DetectResult:
 
 
 def load_all(
-    specs: tuple[DataSpec, ...], select: tuple[tuple[str, int | None], ...] | None = None
-) -> DetectionDataset:
-    """Read every dataset (each ``repeat`` times over), keep the ``select`` classes when given,
-    and join them; their class names must then be the same."""
+    specs: tuple[DataSpec, ...],
+    select: tuple[tuple[str, int | None], ...] | None = None,
+    val_fraction: float = 0.0,
+) -> tuple[DetectionDataset, list[DetectionSample]]:
+    """Read every dataset, keep the ``select`` classes when given, and join them (their class
+    names must then be the same). Returns the training set, each dataset's images ``repeat``
+    times over, and the validation samples: the last ``val_fraction`` of each dataset, once."""
     parts = [load_detection(s.spec, s.frames) for s in specs]
     if select is not None:
         parts = [select_classes(part, select) for part in parts]
@@ -135,15 +144,17 @@ def load_all(
                 f"{spec.spec}: classes {', '.join(part.class_names)} differ from the first "
                 f"dataset's {', '.join(names)} (choose with --select-classes)"
             )
-    samples = [
-        s for spec, part in zip(specs, parts, strict=True) for s in part.samples * spec.repeat
-    ]
-    return DetectionDataset(samples, names, parts[0].format, ", ".join(s.spec for s in specs))
+    train: list[DetectionSample] = []
+    val: list[DetectionSample] = []
+    for spec, part in zip(specs, parts, strict=True):
+        keep = len(part.samples) - int(len(part.samples) * val_fraction)
+        train += part.samples[:keep] * spec.repeat
+        val += part.samples[keep:]
+    joined = DetectionDataset(train, names, parts[0].format, ", ".join(s.spec for s in specs))
+    return joined, val
 
 
 BUNDLED_KERAS = Path(__file__).resolve().parents[2] / "assets" / "person_detector.keras"
-# Layers of the backbone (build_detector's names): frozen by --freeze-backbone.
-BACKBONE_PREFIXES = ("stem", "c2_", "c3_", "c4_", "c5_")
 
 
 def load_init(path: Path, contract: ModelContract):
@@ -214,7 +225,7 @@ def train_detector(config: DetectTrainConfig, fit_config: FitConfig) -> DetectRe
             f"--freeze-backbone {config.freeze_backbone}: expected fewer than the "
             f"{fit_config.epochs} epochs"
         )
-    data = load_all(config.data, config.select)
+    data, val_samples = load_all(config.data, config.select, config.val_fraction)
     names = data.class_names
     check_class_names(names, config.num_classes, config.class_names)
     test = load_detection(config.test.spec, config.test.frames) if config.test else None
@@ -229,9 +240,7 @@ def train_detector(config: DetectTrainConfig, fit_config: FitConfig) -> DetectRe
         stride=config.detector.stride,
         heatmap_prior=config.detector.heatmap_prior,
     )
-    samples = data.samples
-    n_val = int(len(samples) * config.val_fraction)
-    train_samples, val_samples = samples[: len(samples) - n_val], samples[len(samples) - n_val :]
+    train_samples = data.samples
     seed_everything(fit_config.seed)
     shapes = DetectionShapes(detector.input_size, config.crop_size, detector.stride, len(names))
     batch = fit_config.batch_size
