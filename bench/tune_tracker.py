@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from edgeimg.bench.tracking_metrics import TrackingScores, evaluate
+from edgeimg.export.calibration import FrameSelection, resolve_spec
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.model import Model, load_model
 from edgeimg.runtime.sources import SourceConfig, open_source
@@ -45,14 +46,7 @@ def sequence_paths(sequence: Path) -> tuple[Path, Path]:
     gt = root / "gt" / "gt.txt"
     if not gt.is_file():
         raise EdgeimgError(f"{root}: expected a MOTChallenge sequence with gt/gt.txt")
-    if sequence.is_file():
-        return sequence, gt
-    if (root / "img1").is_dir():
-        return root / "img1", gt
-    videos = [p for p in sorted(root.iterdir()) if p.suffix.lower() in (".mp4", ".avi", ".mkv")]
-    if len(videos) != 1:
-        raise EdgeimgError(f"{root}: expected img1/ or one video beside gt/, found {len(videos)}")
-    return videos[0], gt
+    return Path(resolve_spec(sequence)), gt
 
 
 def detect_frames(
@@ -101,7 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("model", help="an ONNX detector with its edgeimg contract")
     parser.add_argument("sequence", type=Path, help="a MOTChallenge sequence (folder or video)")
-    parser.add_argument("--frames", default="1-", metavar="FIRST-LAST", help="frames to tune on")
+    parser.add_argument("--frames", metavar="FIRST-LAST", help="frames to tune on (default: all)")
     parser.add_argument("-o", "--output", type=Path, help="write the best settings as YAML")
     parser.add_argument("--threads", type=int, help="inference threads")
     return parser
@@ -110,10 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        first_text, _, last_text = args.frames.partition("-")
-        if not first_text.isdigit() or (last_text and not last_text.isdigit()):
-            raise EdgeimgError(f"--frames: expected FIRST-LAST such as 1-600, got {args.frames!r}")
-        first, last = int(first_text), int(last_text) if last_text else None
+        selection = FrameSelection.parse(args.frames)
+        first, last = selection.first, selection.last
         frames_path, gt_path = sequence_paths(args.sequence)
         model = load_model(args.model, threads=args.threads)
         if model.contract.task != "detect":
