@@ -34,10 +34,12 @@ from edgeimg.export.quantize import (
     load_onnx,
     onnx_contract,
     quantize_int8,
+    stamp_quantization,
 )
 from edgeimg.export.report import Budget, QuantReport, compare
 from edgeimg.export.tasks import get_export_task
 from edgeimg.runtime.atomic import atomic_output, check_destination
+from edgeimg.runtime.backends.choose import model_sha256
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 
@@ -217,6 +219,32 @@ class _Rejected(Exception):
     """The INT8 model failed its gate: leave the destination as it was."""
 
 
+def gate_record(fp32_path: Path, report: QuantReport) -> dict[str, object]:
+    """What the INT8 file carries of its gate: the FP32 file it came from (SHA-256) and whether
+    its accuracy held on held-out data (``--backend auto`` offers it only then; speed is
+    measured again on each machine)."""
+    drop = report.accuracy_drop
+    return {
+        "source_sha256": model_sha256(fp32_path),
+        "accuracy": None
+        if drop is None
+        else {
+            "metric": report.metric,
+            "float": report.float_score,
+            "quantized": report.quant_score,
+            "drop_points": drop,
+            "budget_points": report.budget.max_accuracy_drop,
+            "passed": drop <= report.budget.max_accuracy_drop,
+        },
+        "gate": {
+            "passed": report.passed,
+            "latency_ratio": report.latency_ratio,
+            "backend": report.backend,
+            "threads": report.threads,
+        },
+    }
+
+
 def quantize_model(
     fp32_path: str | Path,
     out_path: str | Path,
@@ -276,6 +304,7 @@ def quantize_model(
                 report.write_json(plan.report_path)
             if not report.passed and not plan.force:
                 raise _Rejected
+            stamp_quantization(tmp, gate_record(fp32_path, report))
     except _Rejected:
         pass
     assert report is not None and result is not None

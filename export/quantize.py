@@ -45,15 +45,13 @@ from onnxruntime.quantization import CalibrationMethod as OrtMethod
 from edgeimg.export.calibration import check_batch_shape
 from edgeimg.export.tasks import get_export_task
 from edgeimg.runtime.atomic import atomic_output, check_destination
-from edgeimg.runtime.contract import ModelContract
+from edgeimg.runtime.contract import QUANTIZATION_KEY, ModelContract
 from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
 
 if TYPE_CHECKING:
     import onnx
 
 log = logging.getLogger(__name__)
-
-QUANT_METADATA_KEY = "quantization"  # outside the edgeimg. prefix: not part of the contract
 
 
 class CalibrationMethod(str, Enum):
@@ -320,7 +318,7 @@ def quantize_int8(
         "float_nodes": excluded,
     }
     metadata = {p.key: p.value for p in proto.metadata_props}
-    metadata[QUANT_METADATA_KEY] = json.dumps(record)
+    metadata[QUANTIZATION_KEY] = json.dumps(record)
     del int8.metadata_props[:]
     for key, value in metadata.items():
         prop = int8.metadata_props.add()
@@ -330,6 +328,21 @@ def quantize_int8(
     return QuantizeResult(
         Path(out_path), scheme, options.method.value, tuple(excluded), len(batch), errors
     )
+
+
+def stamp_quantization(path: str | Path, fields: dict[str, object]) -> None:
+    """Merge ``fields`` into the quantization record of the INT8 file at ``path`` (rewritten in
+    place: call it on a file that is not yet at its destination)."""
+    import onnx
+
+    proto = onnx.load_model(os.fspath(path))
+    for prop in proto.metadata_props:
+        if prop.key == QUANTIZATION_KEY:
+            prop.value = json.dumps({**json.loads(prop.value), **fields})
+            break
+    else:
+        raise EdgeimgError(f"{path}: no {QUANTIZATION_KEY} record to stamp")
+    onnx.save_model(proto, os.fspath(path))
 
 
 def entropy_ranges(model: Path, reader: ArrayReader, symmetric: bool, work: Path) -> Path:

@@ -24,6 +24,8 @@ from typing import Any, TypeVar
 from edgeimg.runtime.errors import EdgeimgError, parse_enum
 
 PREFIX = "edgeimg."
+# What `edgeimg quantize` did to a file (JSON), outside the prefix: not part of the contract.
+QUANTIZATION_KEY = "quantization"
 MAX_INPUT_SIDE = 16384  # pixels per side: larger inputs would need tens of GB per frame
 T = TypeVar("T")
 

@@ -209,6 +209,32 @@ def warmup_input(contract: ModelContract) -> np.ndarray:
     return np.zeros(shape, dtype=contract.input_dtype)
 
 
+AUTO = "auto"
+
+
+def choose_auto(
+    path: Path,
+    device: Device | str,
+    threads: int | None,
+    contract: ModelContract | str | Path | None,
+) -> tuple[Path, str, int]:
+    """``backend="auto"``: the (file, backend, threads) measured or cached as fastest for this
+    model, said in one line. ``threads`` given: that count only."""
+    from edgeimg.runtime.backends import read_model_info
+    from edgeimg.runtime.backends.choose import choose_backend
+
+    info = read_model_info(path)
+    try:  # the contract's input size fixes dynamic dimensions for the measurement
+        shape = input_shape_for(
+            resolve_contract(path, info.metadata, contract, info.inputs, info.outputs)
+        )
+    except EdgeimgError:
+        shape = None  # load_model reports the contract's problem
+    choice = choose_backend(path, device, threads=[threads] if threads else None, input_shape=shape)
+    log.info("backend auto: %s", choice.describe())
+    return choice.model_path or path, choice.backend, choice.threads
+
+
 def load_model(
     path: str | Path,
     backend: str = "onnxruntime",
@@ -220,8 +246,11 @@ def load_model(
 ) -> Model:
     """Load an ONNX model, check it against its contract, and warm it up with one run.
 
-    backend: a registered backend name (``onnxruntime``, ``opencv``; see
-        ``edgeimg.runtime.backends.register_backend``), or a remote backend's URI
+    backend: a registered backend name (``onnxruntime``, ``opencv``, ``openvino``; see
+        ``edgeimg.runtime.backends.register_backend``); ``auto``: the fastest installed backend
+        x thread count x precision (the gated ``MODEL.int8.onnx`` beside ``path`` counts) measured
+        on this machine for this model, cached (see :mod:`edgeimg.runtime.backends.choose`) and
+        logged in one line (``threads`` given: only that count); or a remote backend's URI
         (``triton://127.0.0.1:8000/detector``: ``path`` is then only a label, the model and
         its contract are the server's).
     contract: a ModelContract or a JSON/YAML file for a model without edgeimg metadata (the
@@ -230,6 +259,8 @@ def load_model(
     Raises EdgeimgError (one line, expected vs actual) for a missing, corrupt or non-ONNX file,
     missing metadata, or outputs that do not match the decoder.
     """
+    if backend == AUTO:
+        path, backend, threads = choose_auto(check_model_file(path), device, threads, contract)
     if is_backend_uri(backend):  # the model is on a server: no local file
         runner = create_backend(path, backend, device, threads, tensorrt)
         path = Path(getattr(getattr(runner, "target", None), "model", None) or path)

@@ -9,6 +9,11 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 
+# The CLI's default backend is `auto`, which measures and may pick another engine or the INT8
+# file on each machine; tests compare exact outputs, so they run onnxruntime unless they name a
+# backend (tests of the auto default unset this).
+os.environ["EDGEIMG_BACKEND"] = "onnxruntime"
+
 
 def data_root() -> Path:
     return Path(os.environ.get("EDGEIMG_DATA", REPO.parent / "shared" / "data"))

@@ -7,8 +7,13 @@ by the model's SHA-256, this machine (CPU model and a hash of its flags), the li
 the device and the candidate list: a cache entry that differs in any of them is ignored and the
 model is measured again. ``edgeimg bench MODEL --choose`` re-measures on demand.
 
-Precision is not chosen here: an INT8 file is a different model, and only ``edgeimg quantize``
-(which checks accuracy) decides whether it may replace the FP32 one.
+Precision is chosen with the accuracy gate respected: ``MODEL.int8.onnx`` beside ``MODEL.onnx``
+joins the candidates only when ``edgeimg quantize`` wrote it from that very file (its SHA-256 is
+in the INT8 file's quantization record) and its accuracy held on held-out data within the
+budget; its speed is measured here like every other candidate's. Candidates within
+``TIE_MARGIN`` of the fastest count as a tie, settled for the model as given, then the
+registry's backend order, then fewer threads (a measurement this short does not rank closer
+figures, and a spare core serves the rest of the pipeline).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,11 +42,14 @@ from edgeimg.runtime.backends import (
 )
 from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, check_model_file
 from edgeimg.runtime.backends.ort import CUDA, available_providers, user_cache_dir
+from edgeimg.runtime.contract import QUANTIZATION_KEY
 from edgeimg.runtime.errors import EdgeimgError
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+TIE_MARGIN = 0.05  # candidates this close to the fastest are a tie
+FLOAT, INT8 = "FP32", "INT8"
 # Packages whose version changes what a backend runs (not imported to read them).
 LIBRARIES = (
     "edgeimg",
@@ -67,13 +75,16 @@ PROCESS_WIDE_THREADS: dict[str, Callable[[int], None]] = {"opencv": _set_opencv_
 
 @dataclass(frozen=True)
 class Candidate:
-    """One configuration to measure: a registered backend and its inference threads."""
+    """One configuration to measure: a registered backend, its inference threads and which file
+    (``FP32``: the model as given; ``INT8``: its gated INT8 sibling)."""
 
     backend: str
     threads: int
+    precision: str = FLOAT
 
     def describe(self) -> str:
-        return f"{self.backend}, {self.threads} thread{'s' if self.threads > 1 else ''}"
+        threads = f"{self.threads} thread{'s' if self.threads > 1 else ''}"
+        return f"{self.backend} {self.precision}, {threads}"
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class ChoiceKey:
     versions: dict[str, str]
     device: str
     candidates: tuple[Candidate, ...]
+    int8_sha256: str = ""  # the gated INT8 sibling measured beside the model ("": none)
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -117,6 +129,7 @@ class Choice:
     measured_at: str
     cached: bool = False
     path: Path | None = field(default=None, compare=False)
+    files: Mapping[str, Path] = field(default_factory=dict, compare=False)
 
     @property
     def best(self) -> Measurement:
@@ -130,15 +143,25 @@ class Choice:
     def threads(self) -> int:
         return self.best.candidate.threads
 
+    @property
+    def precision(self) -> str:
+        return self.best.candidate.precision
+
+    @property
+    def model_path(self) -> Path | None:
+        """The file the choice runs (the INT8 sibling when INT8 won)."""
+        return self.files.get(self.precision)
+
     def describe(self) -> str:
-        """``onnxruntime, 2 threads: 2.9 ms, chosen over openvino 3.1 ms, opencv 4.0 ms``: the
-        other backends at their best thread count; then where the figures come from."""
+        """``openvino INT8, 1 thread: 1.7 ms, chosen over onnxruntime INT8 3.9 ms, onnxruntime
+        FP32 5.9 ms, ...``: every other backend x precision at its best thread count; then where
+        the figures come from."""
         best = self.best
         others: dict[str, Measurement] = {}
         for m in self.measurements[1:]:
-            name = m.candidate.backend
-            if name != best.candidate.backend and name not in others:
-                others[name] = m
+            name = f"{m.candidate.backend} {m.candidate.precision}"
+            if name != f"{best.candidate.backend} {best.candidate.precision}":
+                others.setdefault(name, m)
         parts = [
             f"{name} {m.milliseconds:.1f} ms" if m.milliseconds is not None else f"{name} failed"
             for name, m in others.items()
@@ -217,16 +240,45 @@ def default_threads(cpus: int | None = None) -> tuple[int, ...]:
 
 
 def candidates(
-    backends: Sequence[str] | None = None, threads: Sequence[int] | None = None
+    backends: Sequence[str] | None = None,
+    threads: Sequence[int] | None = None,
+    precisions: Sequence[str] = (FLOAT,),
 ) -> tuple[Candidate, ...]:
-    """backends (default: every installed one) x threads (default :func:`default_threads`)."""
+    """backends (default: every installed one) x precisions x threads (default
+    :func:`default_threads`)."""
     names = tuple(backends) if backends else installed_backend_names()
     for name in names:
         BACKENDS.get(name)  # an unknown name: one line listing the registered ones
     counts = tuple(threads) if threads else default_threads()
     if any(t < 1 for t in counts):
         raise EdgeimgError(f"threads: expected counts >= 1, got {', '.join(map(str, counts))}")
-    return tuple(Candidate(name, t) for name in names for t in counts)
+    return tuple(Candidate(name, t, p) for name in names for p in precisions for t in counts)
+
+
+def int8_sibling(path: str | Path) -> Path | None:
+    """``MODEL.int8.onnx`` beside ``path`` when ``edgeimg quantize`` wrote it from this very
+    file and its accuracy held on held-out data; None otherwise (the reason logged)."""
+    path = Path(path)
+    sibling = path.with_name(f"{path.stem}.int8{path.suffix}")
+    if not sibling.is_file():
+        return None
+    try:
+        record = json.loads(read_model_info(sibling).metadata.get(QUANTIZATION_KEY, "null"))
+    except (EdgeimgError, ValueError) as exc:
+        log.info("--backend auto: ignoring %s: %s", sibling, exc)
+        return None
+    if not isinstance(record, dict) or record.get("source_sha256") != model_sha256(path):
+        log.info("--backend auto: ignoring %s: not quantized from %s", sibling, path.name)
+        return None
+    accuracy = record.get("accuracy")
+    if not isinstance(accuracy, dict) or accuracy.get("passed") is not True:
+        log.info(
+            "--backend auto: ignoring %s: its accuracy was not measured or missed its budget "
+            "(edgeimg quantize ... --eval DATA)",
+            sibling,
+        )
+        return None
+    return sibling
 
 
 def effective_device(device: Device | str) -> Device:
@@ -238,7 +290,12 @@ def effective_device(device: Device | str) -> Device:
     return device
 
 
-def choice_key(path: str | Path, device: Device | str, options: Sequence[Candidate]) -> ChoiceKey:
+def choice_key(
+    path: str | Path,
+    device: Device | str,
+    options: Sequence[Candidate],
+    int8: str | Path | None = None,
+) -> ChoiceKey:
     cpu, flags = cpu_signature()
     return ChoiceKey(
         model_sha256=model_sha256(path),
@@ -247,6 +304,7 @@ def choice_key(path: str | Path, device: Device | str, options: Sequence[Candida
         versions=library_versions(),
         device=effective_device(device).value,
         candidates=tuple(options),
+        int8_sha256=model_sha256(int8) if int8 is not None else "",
     )
 
 
@@ -277,12 +335,14 @@ def measure(
     budget_s: float = 0.25,
     rounds: int = 5,
     warmup: int = 2,
+    files: Mapping[str, Path] | None = None,
 ) -> list[Measurement]:
-    """Median ms per run of every candidate, interleaved; fastest first, failures last.
+    """Median ms per run of every candidate, interleaved; the chosen one first (see
+    :func:`ranked`), failures last.
 
-    Each candidate gets about ``budget_s`` of timed runs split over ``rounds`` (at least one
-    run per round) after ``warmup`` untimed runs. OpenCV's process-wide thread count is
-    restored afterwards.
+    Each candidate runs ``files[candidate.precision]`` (default: ``path``) for about
+    ``budget_s`` of timed runs split over ``rounds`` (at least one run per round) after
+    ``warmup`` untimed runs. OpenCV's process-wide thread count is restored afterwards.
     """
     if budget_s <= 0 or rounds < 1:
         raise EdgeimgError(
@@ -295,7 +355,8 @@ def measure(
     try:
         for option in options:
             try:
-                backend = create_backend(path, option.backend, device, option.threads)
+                model = (files or {}).get(option.precision, path)
+                backend = create_backend(model, option.backend, device, option.threads)
                 _activate(option)
                 for _ in range(warmup):
                     backend.run(feeds)
@@ -326,8 +387,26 @@ def measure(
         Measurement(option, statistics.median(times), len(times))
         for (option, _), times in zip(loaded, samples, strict=True)
     ]
-    timed.sort(key=lambda m: m.milliseconds or 0.0)
-    return timed + failed
+    return ranked(timed, options) + failed
+
+
+def ranked(timed: Sequence[Measurement], options: Sequence[Candidate]) -> list[Measurement]:
+    """Fastest first, except that candidates within ``TIE_MARGIN`` of the fastest are a tie,
+    ordered by precision (FP32 first), then the order of ``options`` (the registry's backend
+    order), then fewer threads."""
+    if not timed:
+        return []
+    fastest = min(m.milliseconds or 0.0 for m in timed)
+    order = {c: i for i, c in enumerate(options)}
+
+    def key(m: Measurement) -> tuple[float, ...]:
+        ms = m.milliseconds or 0.0
+        if ms > fastest * (1 + TIE_MARGIN):
+            return (1.0, ms)
+        c = m.candidate
+        return (0.0, float(c.precision != FLOAT), float(order.get(c, 0)), c.threads, ms)
+
+    return sorted(timed, key=key)
 
 
 def _activate(option: Candidate) -> None:
@@ -359,7 +438,7 @@ def load_cached(key: ChoiceKey, path: Path) -> Choice | None:
             return None
         measurements = tuple(
             Measurement(
-                Candidate(str(m["backend"]), int(m["threads"])),
+                Candidate(str(m["backend"]), int(m["threads"]), str(m["precision"])),
                 None if m["milliseconds"] is None else float(m["milliseconds"]),
                 int(m["runs"]),
                 str(m["error"]),
@@ -401,19 +480,28 @@ def choose_backend(
     was measured for the same model, machine, versions, device and candidates (unless
     ``remeasure``), else measured now and cached. EdgeimgError when no candidate runs."""
     path = check_model_file(path)
-    options = candidates(backends, threads)
-    key = choice_key(path, device, options)
+    info = read_model_info(path)
+    given = INT8 if QUANTIZATION_KEY in info.metadata else FLOAT
+    int8 = int8_sibling(path) if given == FLOAT else None
+    files = {given: path, **({INT8: int8} if int8 is not None else {})}
+    options = candidates(backends, threads, tuple(files))
+    key = choice_key(path, device, options, int8)
     where = cache_path(key, cache_dir)
     if not remeasure:
         cached = load_cached(key, where)
         if cached is not None:
-            return cached
-    feeds = random_feeds(read_model_info(path), input_shape)
-    measurements = measure(path, options, device, feeds, budget_s)
+            return replace(cached, files=files)
+    feeds = random_feeds(info, input_shape)
+    log.info(
+        "backend auto: measuring %d configurations of %s once (cached for the next runs)...",
+        len(options),
+        path.name,
+    )
+    measurements = measure(path, options, device, feeds, budget_s, files=files)
     if not measurements or measurements[0].milliseconds is None:
         reasons = "; ".join(f"{m.candidate.describe()}: {m.error}" for m in measurements)
         raise EdgeimgError(f"--backend auto: no backend runs {path}: {reasons}")
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    choice = Choice(key, tuple(measurements), now, cached=False, path=where)
+    choice = Choice(key, tuple(measurements), now, cached=False, path=where, files=files)
     save(choice, where)
     return choice

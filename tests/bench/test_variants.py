@@ -30,14 +30,14 @@ def test_build_writes_every_variant_through_the_export_library(tiny_detector, tm
     import onnx
 
     from edgeimg.bench.variants import build
-    from edgeimg.export.quantize import QUANT_METADATA_KEY
+    from edgeimg.export.quantize import QUANTIZATION_KEY
 
     build(tiny_detector.keras, tiny_detector.fp32, tmp_path, [], "synthetic:")
     records = {}
     for variant in QUANT_VARIANTS:
         proto = onnx.load(str(tmp_path / f"det_{variant.name}.onnx"))
         meta = {p.key: p.value for p in proto.metadata_props}
-        records[variant.name] = json.loads(meta[QUANT_METADATA_KEY])
+        records[variant.name] = json.loads(meta[QUANTIZATION_KEY])
     assert records["u8s8_rr_pc"]["float_nodes"], "the detector's head stays in float by default"
     assert records["u8s8_rr_pc_all"]["float_nodes"] == []
     assert records["s8s8_pc"]["scheme"]["activation_type"] == "QInt8"

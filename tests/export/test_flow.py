@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import onnx
@@ -12,7 +14,9 @@ from edgeimg.export import ExportPlan, QuantizePlan, export_model, quantize_mode
 from edgeimg.export.evaluation import HeldOut, backend_infer
 from edgeimg.export.onnx_export import ExportOptions, export_keras
 from edgeimg.export.parity import ParityError, Tolerance
+from edgeimg.export.quantize import QUANTIZATION_KEY, stamp_quantization
 from edgeimg.export.report import Budget
+from edgeimg.runtime.backends.choose import choose_backend, int8_sibling
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
 
@@ -28,6 +32,10 @@ def full_export(detector_keras, pets_frames, tmp_path_factory):
         int8=QuantizePlan(rounds=5, force=True, report_path=folder / "q.json"),
     )
     return export_model(detector_keras, folder / "detector.onnx", plan), folder
+
+
+def onnx_metadata(path):
+    return {p.key: p.value for p in onnx.load(str(path)).metadata_props}
 
 
 def test_export_model_writes_fp32_fp16_int8_and_the_report(full_export):
@@ -110,6 +118,46 @@ def test_quantize_model_scores_a_classifier_on_held_out_labels(person_classifier
     assert abs(report.float_score - report.quant_score) <= 3.0
     probs = backend_infer(int8.path, ("probs",))(np.zeros((2, 3, 32, 32), np.float32))[0]
     assert probs.shape == (2, 2)
+
+    # the INT8 file says which file it came from and that its accuracy held: --backend auto
+    # then measures it beside the FP32 model, and picks whichever is faster here
+    record = json.loads(onnx_metadata(int8.path)[QUANTIZATION_KEY])
+    assert record["source_sha256"] == hashlib.sha256(fp32.read_bytes()).hexdigest()
+    assert record["accuracy"]["metric"] == "top-1 %"
+    assert record["accuracy"]["drop_points"] == pytest.approx(report.accuracy_drop)
+    assert record["accuracy"]["passed"] is True and record["gate"]["passed"] is report.passed
+    assert record["float_nodes"] is not None  # the quantization record itself is kept
+    assert int8_sibling(fp32) == int8.path
+    choice = choose_backend(
+        fp32, "cpu", ["onnxruntime"], [1], budget_s=0.02, cache_dir=tmp_path / "cache"
+    )
+    assert {m.candidate.precision for m in choice.measurements} == {"FP32", "INT8"}
+    assert choice.key.int8_sha256 == hashlib.sha256(int8.path.read_bytes()).hexdigest()
+    assert choice.model_path == {"FP32": fp32, "INT8": int8.path}[choice.precision]
+    cached = choose_backend(
+        fp32, "cpu", ["onnxruntime"], [1], budget_s=0.02, cache_dir=tmp_path / "cache"
+    )
+    assert cached.cached and cached.model_path == choice.model_path
+
+
+def test_auto_offers_int8_only_from_this_model_with_its_accuracy_measured(full_export, tmp_path):
+    """No held-out data (accuracy unknown), or quantized from another file: not a candidate."""
+    result, _ = full_export
+    record = json.loads(onnx_metadata(result.int8.path)[QUANTIZATION_KEY])
+    assert record["accuracy"] is None and record["gate"]["passed"] in (True, False)
+    assert int8_sibling(result.path) is None  # written with force, accuracy never measured
+    choice = choose_backend(
+        result.path, "cpu", ["onnxruntime"], [1], budget_s=0.02, cache_dir=tmp_path
+    )
+    assert {m.candidate.precision for m in choice.measurements} == {"FP32"}
+
+    stamped = tmp_path / "detector.int8.onnx"
+    shutil.copy(result.int8.path, stamped)
+    stamp_quantization(stamped, {"accuracy": {"passed": True}})  # as if its gate passed...
+    other = tmp_path / "detector.onnx"
+    shutil.copy(result.fp16.path, other)  # ...but for another FP32 file
+    assert int8_sibling(other) is None
+    assert int8_sibling(tmp_path / "absent.onnx") is None
 
 
 def test_the_gate_times_and_scores_on_the_backend_that_will_deploy(person_classifier, tmp_path):

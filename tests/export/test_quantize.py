@@ -14,7 +14,7 @@ from edgeimg.export.calibration import prepare_batch
 from edgeimg.export.evaluation import HeldOut, backend_infer
 from edgeimg.export.onnx_export import ExportOptions, export_keras
 from edgeimg.export.quantize import (
-    QUANT_METADATA_KEY,
+    QUANTIZATION_KEY,
     QuantizeOptions,
     Target,
     convert_fp16,
@@ -160,7 +160,7 @@ def test_int8_model_keeps_the_contract_and_records_the_quantization(
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     metadata = session.get_modelmeta().custom_metadata_map
     assert ModelContract.from_metadata(metadata) == contract
-    record = json.loads(metadata[QUANT_METADATA_KEY])
+    record = json.loads(metadata[QUANTIZATION_KEY])
     assert record["scheme"]["activation_type"] == "QInt8"
     assert record["calibration_images"] == 8
     heatmap, boxes = session.run(None, {"image": batch[:2]})

@@ -13,7 +13,7 @@ import pytest
 from edgeimg.export.calibration import prepare_batch
 from edgeimg.export.evaluation import HeldOut
 from edgeimg.export.onnx_export import ExportOptions, export_keras
-from edgeimg.export.quantize import QUANT_METADATA_KEY, QuantizeOptions, quantize_int8
+from edgeimg.export.quantize import QUANTIZATION_KEY, QuantizeOptions, quantize_int8
 from edgeimg.export.tasks import (
     Agreement,
     export_task_names,
@@ -178,7 +178,7 @@ def test_quantization_keeps_the_nodes_the_registered_task_names(
     out = tmp_path / "int8.onnx"
     quantize_int8(classifier_onnx.path, out, batch, QuantizeOptions(debug_images=0))
     meta = {p.key: p.value for p in onnx.load(str(out)).metadata_props}
-    assert json.loads(meta[QUANT_METADATA_KEY])["float_nodes"] == [last]
+    assert json.loads(meta[QUANTIZATION_KEY])["float_nodes"] == [last]
     quantize_int8(
         classifier_onnx.path,
         tmp_path / "whole.onnx",
@@ -186,4 +186,4 @@ def test_quantization_keeps_the_nodes_the_registered_task_names(
         QuantizeOptions(debug_images=0, keep_head_float=False),
     )
     meta = {p.key: p.value for p in onnx.load(str(tmp_path / "whole.onnx")).metadata_props}
-    assert json.loads(meta[QUANT_METADATA_KEY])["float_nodes"] == []
+    assert json.loads(meta[QUANTIZATION_KEY])["float_nodes"] == []

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import yaml
 
+from edgeimg.runtime.backends.choose import int8_sibling
 from edgeimg.runtime.contract import ContractError, ModelContract
 from edgeimg.runtime.decoder import DecoderError
 from edgeimg.runtime.errors import EdgeimgError
@@ -230,3 +231,12 @@ def test_the_bundled_person_detector_finds_the_people_on_a_held_out_frame(pets_d
     found = (iou_matrix(people, confident.xyxy) >= 0.5).any(axis=1)
     assert found.mean() >= 0.6, f"found {found.sum()} of {len(people)} people"
     assert_same_detections(confident, by_cv[by_cv.confidence >= 0.3])
+
+    # its INT8 file ships beside it, quantized from this very file with its accuracy measured
+    # (so `--backend auto` may pick it), and finds the same people
+    int8 = int8_sibling(ASSET)
+    assert int8 == ASSET.with_name("person_detector.int8.onnx")
+    quantized = load_model(int8).predict(frame)
+    confident8 = quantized[quantized.confidence >= 0.3]
+    found8 = (iou_matrix(people, confident8.xyxy) >= 0.5).any(axis=1)
+    assert found8.sum() >= found.sum() - 1, f"INT8 found {found8.sum()}, FP32 {found.sum()}"

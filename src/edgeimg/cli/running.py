@@ -85,10 +85,12 @@ def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> No
     mdl.add_argument(
         "--backend",
         type=backend_arg,
-        default="onnxruntime",
+        default=os.environ.get("EDGEIMG_BACKEND") or "auto",
         metavar="NAME|URI",
-        help=f"inference engine: {', '.join(backend_names())} (default %(default)s); auto: the "
-        "fastest installed backend and thread count measured here for this model (cached; "
+        help=f"inference engine: {', '.join(backend_names())}, or auto (default "
+        "%(default)s; $EDGEIMG_BACKEND sets another default): the fastest installed backend, "
+        "thread count and precision measured here for this model, MODEL.int8.onnx beside it "
+        "included when `edgeimg quantize --eval` passed its accuracy (measured once, cached; "
         "`edgeimg bench MODEL --choose` re-measures); triton://HOST:PORT/MODEL[/VERSION]"
         "[?timeout=S]: a model served by Triton (`edgeimg serve`), pre/post-processing and "
         "tracking here, no MODEL.onnx (the contract comes from the server, or --contract)",
@@ -201,38 +203,14 @@ def load(
                 f"no bundled model in this installation (expected {path}); "
                 "give an exported model path"
             )
-    backend, threads = args.backend, args.threads
-    if backend == "auto":
-        backend, threads = choose_auto(path, args.device, args.threads, args.contract)
     return load_model(
         path,
-        backend=backend,
+        backend=args.backend,
         device=args.device,
-        threads=threads,
+        threads=args.threads,
         contract=args.contract,
         decoder_params=decoder_params,
     )
-
-
-def choose_auto(
-    path: Path, device: str, threads: int | None, contract: str | None
-) -> tuple[str, int]:
-    """``--backend auto``: the fastest (backend, threads) measured or cached for this model,
-    said in one line at start. ``--threads N`` keeps the thread count and picks the backend."""
-    from edgeimg.runtime.backends import read_model_info
-    from edgeimg.runtime.backends.choose import choose_backend
-    from edgeimg.runtime.model import input_shape_for, resolve_contract
-
-    info = read_model_info(path)
-    try:  # the contract's input size fixes dynamic dimensions for the measurement
-        shape = input_shape_for(
-            resolve_contract(path, info.metadata, contract, info.inputs, info.outputs)
-        )
-    except EdgeimgError:
-        shape = None  # load_model reports the contract's problem
-    choice = choose_backend(path, device, threads=[threads] if threads else None, input_shape=shape)
-    log.info("backend auto: %s", choice.describe())
-    return choice.backend, choice.threads
 
 
 def open_spec(args: argparse.Namespace, spec: str | int) -> Any:
