@@ -131,8 +131,9 @@ def keras_to_onnx(
     from keras.src.export.tf2onnx_lib import patch_tf2onnx
 
     vector_shape = get_export_task(contract.task).input_shape
-    if vector_shape is not None:  # a latent vector (generate), not an image
-        spec = (tf.TensorSpec((None, *vector_shape(contract)), tf.float32, name="latent"),)
+    if vector_shape is not None:  # the task's own input (generate: a latent vector), named
+        name = getattr(model.inputs[0], "name", "") or "input"  # as in Keras (latent, image)
+        spec = (tf.TensorSpec((None, *vector_shape(contract)), tf.float32, name=name),)
     else:
         height, width = contract.input_size or (None, None)  # resize none: any size
         spec = (tf.TensorSpec((None, height, width, contract.channels), tf.float32, name="image"),)

@@ -6,6 +6,10 @@ z ~ N(0, I), followed by the one-hot of the class for a class-conditional model
 decoder ``tanh`` maps it to uint8. Contract: ``task: generate``, ``resize: none``, channels and
 colour order of the output image, ``task_params``: :class:`GenerateParams`. Run it with
 :func:`load_generator` (``edgeimg generate``); ``load_model``/``edgeimg predict`` refuse it.
+
+A VAE's encoder is the same task with ``role: encoder`` and decoder ``posterior`` (image in,
+posterior mean out: :mod:`~edgeimg.runtime.tasks.generate.encoder`): with the VAE's decoder it
+reconstructs real images and walks between them (``edgeimg generate --encoder``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ import numpy as np
 
 from edgeimg.runtime.tasks import register_task
 from edgeimg.runtime.tasks.base import TaskSpec
+from edgeimg.runtime.tasks.generate.encoder import (
+    Encoder,
+    PosteriorDecoder,
+    Reconstruction,
+    load_encoder,
+    read_image,
+    reconstruct,
+)
 from edgeimg.runtime.tasks.generate.generator import Generator, load_generator
 from edgeimg.runtime.tasks.generate.images import Generated, TanhDecoder, grid, to_uint8
 from edgeimg.runtime.tasks.generate.latent import GenerateParams, sample_inputs
@@ -43,12 +55,12 @@ TASK = register_task(
     TaskSpec(
         name="generate",
         result_type=Generated,
-        decoders={TanhDecoder.name: TanhDecoder},
+        decoders={TanhDecoder.name: TanhDecoder, PosteriorDecoder.name: PosteriorDecoder},
         record=generate_record,
         annotator=lambda contract: GeneratedGrid(),
         has_classes=False,
         params_type=GenerateParams,
-        description="image generation from latent vectors (GAN, VAE decoder)",
+        description="image generation from latent vectors (GAN, VAE decoder; VAE encoder)",
         bundled_model=BUNDLED_MODEL,
         image_input=False,
     )
@@ -56,11 +68,16 @@ TASK = register_task(
 
 __all__ = [
     "TASK",
+    "Encoder",
     "GenerateParams",
     "Generated",
     "Generator",
+    "Reconstruction",
     "grid",
+    "load_encoder",
     "load_generator",
+    "read_image",
+    "reconstruct",
     "sample_inputs",
     "to_uint8",
 ]

@@ -21,6 +21,7 @@ from edgeimg.runtime.contract import ContractError, ModelContract
 from edgeimg.runtime.tasks import get_task
 from edgeimg.runtime.tasks.generate.images import Generated, TanhDecoder
 from edgeimg.runtime.tasks.generate.latent import (
+    GENERATOR,
     GenerateParams,
     class_index,
     model_input,
@@ -95,6 +96,11 @@ class Generator:
         images = self.run(model_input(z, labels, self.params, len(self.class_names)))
         return Generated(images, labels if labels is not None else np.full(count, -1), z)
 
+    def decode(self, z: np.ndarray, labels: np.ndarray | None = None) -> np.ndarray:
+        """Given latents (N, latent_dim) (an encoder's posterior means) and, for a conditional
+        model, (N,) class indices -> (N, H, W, C) uint8 images."""
+        return self.run(model_input(z, labels, self.params, len(self.class_names)))
+
     def interpolate(
         self,
         seed_a: int,
@@ -107,6 +113,19 @@ class Generator:
         image at a time; conditional models also blend the one-hot from ``cls`` to ``cls_b``."""
         a = sample_z(1, self.params.latent_dim, seed_a)[0]
         b = sample_z(1, self.params.latent_dim, seed_b)[0]
+        return self.walk(a, b, frames, cls, cls_b)
+
+    def walk(
+        self,
+        a: np.ndarray,
+        b: np.ndarray,
+        frames: int,
+        cls: str | int | None = None,
+        cls_b: str | int | None = None,
+    ) -> Iterator[np.ndarray]:
+        """The images along the spherical path from latent ``a`` to ``b`` (latent_dim,) each
+        (two seeds' draws, or two real images' posterior means), one (H, W, C) uint8 image at
+        a time; conditional models also blend the one-hot from ``cls`` to ``cls_b``."""
         z = slerp(a, b, frames)
         if self.params.conditional:
             start, end = self.labels(cls, 1), self.labels(cls if cls_b is None else cls_b, 1)
@@ -139,6 +158,12 @@ def load_generator(
             "`edgeimg predict` (generate takes models whose task is generate)"
         )
     get_task("generate").check_contract(contract)
+    role = get_task("generate").params(contract).role
+    if role != GENERATOR:
+        raise ContractError(
+            f"model {path}: a VAE {role} (image in, latent out), not a generator; pass it as "
+            "--encoder beside the generator (the VAE's decoder)"
+        )
     generator = Generator(path, contract, runner)
     log.info("generator %s runs on %s", path.name, runner.description)
     return generator

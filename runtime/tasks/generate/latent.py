@@ -15,6 +15,9 @@ import numpy as np
 
 from edgeimg.runtime.errors import EdgeimgError
 
+GENERATOR, ENCODER = "generator", "encoder"
+ROLES = (GENERATOR, ENCODER)
+
 
 @dataclass(frozen=True)
 class GenerateParams:
@@ -23,12 +26,16 @@ class GenerateParams:
     latent_dim: size of z. conditional: the input ends with a one-hot of the class.
     arch: the family it was trained as (``dcgan``, ``vae``), for ``edgeimg info``.
     image_size: (height, width) of the images it makes (informative; the output says).
+    role: ``generator`` (latent in, image out: a GAN generator or a VAE decoder) or
+    ``encoder`` (a VAE's encoder: image in, the posterior's ``mean`` and ``log_var`` out; see
+    :mod:`~edgeimg.runtime.tasks.generate.encoder`). A contract without it is a generator.
     """
 
     latent_dim: int = 100
     conditional: bool = False
     arch: str = "dcgan"
     image_size: tuple[int, ...] = ()
+    role: str = GENERATOR
 
     def __post_init__(self) -> None:
         if isinstance(self.latent_dim, bool) or not isinstance(self.latent_dim, int):
@@ -41,6 +48,14 @@ class GenerateParams:
         ):
             raise EdgeimgError(f"generate image_size: expected [height, width], got {size!r}")
         object.__setattr__(self, "image_size", tuple(size))
+        if self.role not in ROLES:
+            raise EdgeimgError(
+                f"generate role: expected one of {', '.join(ROLES)}, got {self.role!r}"
+            )
+        if self.role == ENCODER and len(size) != 2:
+            raise EdgeimgError(
+                f"generate image_size: an encoder needs [height, width], got {size!r}"
+            )
         if not isinstance(self.conditional, bool):
             raise EdgeimgError(
                 f"generate conditional: expected true/false, got {self.conditional!r}"

@@ -21,7 +21,9 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         "grid from fixed latents to OUT_samples/epoch_NNN.png (one column per class for a "
         "conditional model) and a checkpoint to OUT_checkpoints/ (--resume continues). The "
         ".keras file is the generator (the VAE's decoder) with the generate contract: "
-        "`edgeimg export` it, then `edgeimg generate MODEL.onnx`.",
+        "`edgeimg export` it, then `edgeimg generate MODEL.onnx`. A VAE also writes its "
+        "encoder as OUT.encoder.keras: export it too for `edgeimg generate MODEL.onnx "
+        "--encoder ENC.onnx --reconstruct IMG...` (real images through the VAE).",
         epilog="example: edgeimg train generate /usr/share/datasets/fashion-mnist --arch dcgan "
         "--conditional --width 0.5 --epochs 20 -o runs/generate/cgan.keras",
     )
@@ -101,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     )
     result = train_generator(config)
     print(f"saved {result.path} ({result.params:,} params, {result.seconds:.0f} s)")
+    if result.encoder is not None:
+        print(f"saved the encoder {result.encoder}")
     if result.samples is not None:
         print(f"samples: {result.samples}")
     if result.vae_test is not None:

@@ -145,3 +145,19 @@ def vae_decoder(
     x = layers.Conv2D(channels, 3, padding="same", name="to_image")(x)
     image = layers.Activation("tanh", name="image")(x)
     return keras.Model(inputs, image, name="vae_decoder")
+
+
+def encoder_with_planes(encoder: keras.Model, num_classes: int = 0) -> keras.Model:
+    """The encoder as it is saved and exported: one input ``image`` (N, H, W, C + classes),
+    the image in -1..1 followed, for a class-conditional encoder, by the one-hot of its class as
+    constant planes (what :func:`vae_encoder` builds inside from its ``label`` input), and the
+    outputs ``mean`` and ``log_var``. One input, as the generator's ``latent`` with its one-hot:
+    a plain feed-forward graph that every backend and the INT8 quantizer take. Shares the
+    trained layers (weights) with ``encoder``."""
+    height, width_px, channels = (int(v) for v in encoder.inputs[0].shape[1:])
+    image = keras.Input((height, width_px, channels + num_classes), name="image")
+    x = image
+    for name in ("enc1", "enc2", "flatten", "hidden"):
+        x = encoder.get_layer(name)(x)
+    mean, log_var = encoder.get_layer("mean")(x), encoder.get_layer("log_var")(x)
+    return keras.Model(image, [mean, log_var], name="vae_encoder_file")

@@ -5,7 +5,10 @@
 latents (``OUT_samples/epoch_NNN.png``: the same z every epoch, so a user watches one set of
 images take shape; one column per class for a conditional model) and a checkpoint of every
 network and optimizer (``OUT_checkpoints/``, ``--resume`` continues from it). The result is the
-generator (the VAE's decoder) as an edgeimg ``.keras`` file with the ``generate`` contract.
+generator (the VAE's decoder) as an edgeimg ``.keras`` file with the ``generate`` contract;
+a VAE also writes its encoder beside it (``OUT.encoder.keras``, the same task with ``role:
+encoder``: image [+ class planes] -> posterior mean and log-variance), so reconstruction and
+interpolation between real images run from ONNX files (``edgeimg generate --encoder``).
 
 DCGAN: non-saturating loss (the generator maximises log D(G(z))), one-sided label smoothing
 (real targets ``smooth``, 0.9), Adam 2e-4 with beta_1 0.5 for both networks (Radford et al.).
@@ -35,7 +38,7 @@ from edgeimg.runtime.contract import ColorOrder, ModelContract, ResizeMode
 from edgeimg.runtime.errors import EdgeimgError, parse_enum
 from edgeimg.runtime.sinks import write_image
 from edgeimg.runtime.tasks.generate.images import grid, to_uint8
-from edgeimg.runtime.tasks.generate.latent import GenerateParams
+from edgeimg.runtime.tasks.generate.latent import ENCODER, GenerateParams
 from edgeimg.train.fit import save_keras, seed_everything
 from edgeimg.train.tasks.generate import models
 from edgeimg.train.tasks.generate.data import GenerationData, load_images, to_tanh
@@ -105,6 +108,13 @@ class GenerateConfig:
     def sample_dir(self) -> Path:
         return self.samples or self.output.with_name(self.output.stem + "_samples")
 
+    @property
+    def encoder_output(self) -> Path | None:
+        """Where a VAE's encoder is saved: ``OUT.encoder.keras`` beside ``OUT.keras``."""
+        if self.arch is not GenArch.VAE:
+            return None
+        return self.output.with_name(self.output.stem + ".encoder.keras")
+
 
 @dataclass
 class EpochLog:
@@ -126,6 +136,7 @@ class GenerateResult:
     history: tuple[EpochLog, ...]
     samples: Path | None
     vae_test: dict[str, float] | None = None  # VAE: recon, kl, elbo (nats per image), test set
+    encoder: Path | None = None  # VAE: the encoder's .keras file (role encoder)
 
 
 def generator_contract(data: GenerationData, config: GenerateConfig) -> ModelContract:
@@ -142,6 +153,29 @@ def generator_contract(data: GenerationData, config: GenerateConfig) -> ModelCon
         resize=ResizeMode.NONE,
         decoder="tanh",
         output_names=("image",),
+        task_params=vars(params),
+    )
+
+
+def encoder_contract(data: GenerationData, config: GenerateConfig) -> ModelContract:
+    """The VAE encoder's contract: the generate task with ``role: encoder``; its input is the
+    image resized (stretched, INTER_AREA as the training data) to ``image_size`` and scaled to
+    -1..1 (mean = std = 127.5), then for a conditional model the class one-hot as planes."""
+    height, width, channels = data.image_shape
+    params = GenerateParams(
+        config.latent, config.conditional, config.arch.value, (height, width), role=ENCODER
+    )
+    return ModelContract(
+        task="generate",
+        class_names=data.class_names,
+        input_size=(height, width),
+        channels=channels,
+        color_order=ColorOrder.GRAY if channels == 1 else ColorOrder.RGB,
+        mean=(127.5,) * channels,
+        std=(127.5,) * channels,
+        resize=ResizeMode.STRETCH,
+        decoder="posterior",
+        output_names=("mean", "log_var"),
         task_params=vars(params),
     )
 
@@ -269,6 +303,8 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
             f"-o/--output: cannot create folder {config.output.parent}: {exc.strerror}"
         ) from None
     check_destination(config.output, "-o/--output")  # before any training, not after it
+    if config.encoder_output is not None:
+        check_destination(config.encoder_output, "the encoder file")
     seed_everything(config.seed)
     data = data or load_images(config.data, config.image_size)
     x_train, y_train = data.x_train, data.y_train
@@ -344,6 +380,9 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
         test_terms = vae_test_terms(nets, data)
         log.info("VAE on %d test images: %s", len(data.x_test), test_terms)
     save_keras(nets.generator, config.output, contract)
+    if config.encoder_output is not None:
+        encoder = models.encoder_with_planes(nets.encoder, nets.cond)
+        save_keras(encoder, config.encoder_output, encoder_contract(data, config))
     samples = config.sample_dir / f"epoch_{config.epochs:03d}.png"
     return GenerateResult(
         config.output,
@@ -353,6 +392,7 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
         tuple(history),
         samples if samples.exists() else None,
         test_terms,
+        config.encoder_output,
     )
 
 
