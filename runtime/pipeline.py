@@ -3,10 +3,12 @@
 It knows no task: decoding gives the task's result (``Detections``, ``ClassScores``, ...), the
 task's stages (the tracker for detect) turn it into the next one, the annotator draws it.
 
-Pipelined: ``workers`` threads run preprocess -> inference -> decode while the caller's thread
-reads the next frame and runs the stages, the drawing and the sinks of the previous one, in
-frame order (onnxruntime, OpenCV and numpy release the GIL, so the two sides overlap on two
-cores). A file source is read one frame ahead of the workers; a live source only when a worker
+Pipelined: ``workers`` threads run inference -> decode while the caller's thread reads the
+next frame and runs the stages, the drawing and the sinks of the previous one, in frame order
+(onnxruntime, OpenVINO, OpenCV and numpy release the GIL, so the two sides overlap on two
+cores). Preprocessing runs on whichever side is less loaded (:class:`Balance`, from the
+running means of the measured stages): on the workers while reading, drawing and writing
+take longest, on the reading thread when inference does. A file source is read one frame ahead of the workers; a live source only when a worker
 is free, so a camera frame never waits in a queue and grows old. ``workers`` > 1 runs several
 frames' inference at once (frame-parallel: give each ``threads`` = cores / workers); a backend
 that cannot run two calls at once (``Backend.concurrent_run`` False) is called one at a time.
@@ -102,6 +104,9 @@ class PipelineResult:
         return self.timing.frames
 
 
+Durations = tuple[float, float, float]  # preprocess, inference, decode seconds
+
+
 @dataclass(frozen=True)
 class _InFlight:
     """A frame handed to a worker: when it was read, how long the read took, its work."""
@@ -109,11 +114,45 @@ class _InFlight:
     frame: Any
     read_s: float
     read_at: float
-    work: Future[tuple[Any, tuple[float, float, float]]]
+    work: Future[tuple[Any, Durations]]
 
 
-def _model_steps(model: StagedModel, workers: int) -> Callable[[np.ndarray], tuple[Any, Any]]:
-    """frame image -> (result, (preprocess, inference, decode) seconds), run on a worker.
+class Balance:
+    """Where preprocessing runs: on the reading thread or on the workers, whichever makes the
+    slower side faster.
+
+    ``update`` takes one finished frame's seconds: ``reader`` (read + stages + draw + write),
+    ``preprocess``, ``work`` (inference + decode); their running means (weight ``alpha`` for
+    the newest) give the per-frame time of each side, the workers' shared by ``workers``.
+    ``on_reader`` is True when max(reader + pre, work / workers) < max(reader, (work + pre) /
+    workers). Before the first frame: on the workers.
+    """
+
+    def __init__(self, workers: int = 1, alpha: float = 0.1) -> None:
+        self.workers, self.alpha = workers, alpha
+        self.means: np.ndarray | None = None  # (3,) reader, preprocess, work
+
+    def update(self, reader_s: float, preprocess_s: float, work_s: float) -> None:
+        now = np.array([reader_s, preprocess_s, work_s])
+        self.means = now if self.means is None else self.means + self.alpha * (now - self.means)
+
+    def reset(self) -> None:
+        self.means = None
+
+    @property
+    def on_reader(self) -> bool:
+        if self.means is None:
+            return False
+        reader, pre, work = self.means
+        k = self.workers
+        return bool(max(reader + pre, work / k) < max(reader, (work + pre) / k))
+
+
+def _model_steps(
+    model: StagedModel, workers: int
+) -> Callable[[dict[str, np.ndarray], Any, float], tuple[Any, Durations]]:
+    """(feeds, transform, preprocess seconds) -> (result, (preprocess, inference, decode)
+    seconds): inference and decode, run on a worker.
 
     With several workers, inference on a backend that cannot run two calls at once
     (``concurrent_run`` False: OpenCV dnn's one net, OpenVINO's one infer request) is
@@ -122,9 +161,7 @@ def _model_steps(model: StagedModel, workers: int) -> Callable[[np.ndarray], tup
     backend = getattr(model, "backend", None)
     lock = None if workers == 1 or getattr(backend, "concurrent_run", False) else threading.Lock()
 
-    def steps(image: np.ndarray) -> tuple[Any, Any]:
-        t0 = clock()
-        feeds, transform = model.preprocess(image)
+    def steps(feeds: dict[str, np.ndarray], transform: Any, pre_s: float) -> tuple[Any, Durations]:
         t1 = clock()
         if lock is None:
             outputs = model.infer(feeds)
@@ -133,9 +170,15 @@ def _model_steps(model: StagedModel, workers: int) -> Callable[[np.ndarray], tup
                 outputs = model.infer(feeds)
         t2 = clock()
         result = model.decode(outputs, transform)
-        return result, (t1 - t0, t2 - t1, clock() - t2)
+        return result, (pre_s, t2 - t1, clock() - t2)
 
     return steps
+
+
+def _timed_preprocess(model: StagedModel, image: np.ndarray) -> tuple[Any, Any, float]:
+    t0 = time.perf_counter()
+    feeds, transform = model.preprocess(image)
+    return feeds, transform, time.perf_counter() - t0
 
 
 def run_pipeline(
@@ -161,6 +204,11 @@ def run_pipeline(
     stopped_by = "end of source"
     remove_stale_partials(p for s in sinks if (p := getattr(s, "path", None)) is not None)
     steps = _model_steps(model, config.workers)
+    balance = Balance(config.workers)
+
+    def work(image: np.ndarray) -> tuple[Any, Durations]:  # preprocess on the worker
+        return steps(*_timed_preprocess(model, image))
+
     # frames read and not yet written: a file is read one frame ahead of the workers
     ahead = config.workers + (0 if source.live else 1)
     pending: deque[_InFlight] = deque()
@@ -191,8 +239,11 @@ def run_pipeline(
                             raise Interrupted(stop.signum or signal.SIGINT)
                         source_ended = True
                     else:
-                        work = pool.submit(steps, frame.image)
-                        pending.append(_InFlight(frame, read_s, time.monotonic(), work))
+                        if balance.on_reader:
+                            job = pool.submit(steps, *_timed_preprocess(model, frame.image))
+                        else:
+                            job = pool.submit(work, frame.image)
+                        pending.append(_InFlight(frame, read_s, time.monotonic(), job))
                         submitted += 1
                     continue
                 if not pending:
@@ -214,6 +265,7 @@ def run_pipeline(
                 origin = item.frame.timestamp if source.live else item.read_at
                 durations = [item.read_s, pre_s, infer_s, decode_s, t5 - t4, t6 - t5, t7 - t6]
                 timer.add(np.array(durations), time.monotonic() - origin)
+                balance.update(item.read_s + t7 - t4, pre_s, infer_s + decode_s)
                 if any(s.stop_requested for s in sinks):
                     stopped_by = "window closed"
                     break

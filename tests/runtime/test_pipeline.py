@@ -15,7 +15,7 @@ import pytest
 
 from edgeimg.runtime.contract import ModelContract
 from edgeimg.runtime.errors import EdgeimgError
-from edgeimg.runtime.pipeline import PipelineConfig, run_pipeline
+from edgeimg.runtime.pipeline import Balance, PipelineConfig, run_pipeline
 from edgeimg.runtime.sinks import FrameResult, JsonLinesSink, Sink, VideoSink
 from edgeimg.runtime.sources import SourceConfig, open_source
 from edgeimg.runtime.tasks.detect.annotate import Annotator
@@ -118,10 +118,17 @@ def count_frames(path: Path) -> tuple[int, tuple[int, int]]:
     return count, size
 
 
-@pytest.mark.parametrize("workers", [1, 3])
-def test_pipeline_tracks_two_blobs_and_writes_every_output(model, blob_video, tmp_path, workers):
+@pytest.mark.parametrize(
+    ("workers", "preprocess_on"), [(1, "balance"), (3, "balance"), (1, "reader"), (2, "worker")]
+)
+def test_pipeline_tracks_two_blobs_and_writes_every_output(
+    model, blob_video, tmp_path, workers, preprocess_on, monkeypatch
+):
     """The same frames, results and track IDs in frame order, whatever number of frames is in
-    inference at once."""
+    inference at once and wherever preprocessing runs."""
+    if preprocess_on != "balance":
+        where = property(lambda self: preprocess_on == "reader" and self.means is not None)
+        monkeypatch.setattr(Balance, "on_reader", where)
     out = tmp_path / "out"
     out.mkdir()
     sinks = [
@@ -215,6 +222,23 @@ def test_workers_call_a_backend_that_cannot_run_twice_at_once_one_at_a_time(
     assert result.frames == FRAMES and backend.most == 1
     records = (tmp_path / "out.jsonl").read_text().splitlines()
     assert [json.loads(r)["frame"] for r in records] == list(range(1, FRAMES + 1))
+
+
+def test_preprocessing_goes_to_the_side_it_makes_faster():
+    """Per frame: reader = read + stages + draw + write, work = inference + decode; the workers
+    share theirs."""
+    balance = Balance(workers=1)
+    assert not balance.on_reader  # nothing measured yet: on the workers
+    balance.update(reader_s=0.004, preprocess_s=0.001, work_s=0.002)
+    assert not balance.on_reader  # max(5, 2) ms on the reader vs max(4, 3) on the workers
+    balance.update(reader_s=0.001, preprocess_s=0.001, work_s=0.005)  # running means move
+    np.testing.assert_allclose(balance.means, [0.0037, 0.001, 0.0023])
+    balance.reset()
+    balance.update(reader_s=0.0013, preprocess_s=0.00085, work_s=0.002)  # PETS, OpenVINO INT8
+    assert balance.on_reader  # max(2.15, 2.0) < max(1.3, 2.85)
+    shared = Balance(workers=4)
+    shared.update(reader_s=0.001, preprocess_s=0.001, work_s=0.005)
+    assert not shared.on_reader  # max(2, 1.25) > max(1, 1.5): four workers absorb it
 
 
 def test_a_worker_error_ends_the_run_with_the_outputs_closed(model, blob_video, tmp_path):
