@@ -38,6 +38,22 @@ def test_info_on_a_model_prints_contract_tensors_and_what_runs_it(detector_path,
     assert rows["ops"].startswith("12 nodes: Conv 4")  # the onnx package is installed here
 
 
+def test_info_says_what_an_int8_file_is_and_whether_auto_may_use_it(detector_path, capsys):
+    from edgeimg.runtime.model import bundled_model_path
+
+    fp32 = bundled_model_path()
+    assert main(["info", str(fp32), "--no-probe"]) == 0
+    rows = lines_of(capsys)
+    assert rows["int8 file"].startswith("person_detector.int8.onnx: accuracy gate passed")
+    assert "quantization" not in rows
+    assert main(["info", str(fp32.with_name("person_detector.int8.onnx")), "--no-probe"]) == 0
+    summary = lines_of(capsys)["quantization"]
+    assert summary.startswith("QUInt8 activations, QInt8 weights, percentile on 100 calibration")
+    assert re.search(r"AP@0\.5 % 93\.\d\d -> 93\.\d\d \(budget 1 points\): passed$", summary)
+    assert main(["info", str(detector_path), "--no-probe"]) == 0  # no INT8 file beside it
+    assert lines_of(capsys)["int8 file"].startswith("none usable beside it")
+
+
 def test_info_on_a_model_without_metadata_still_lists_its_tensors(make_detector, tmp_path, capsys):
     path = make_detector("bare.onnx", contract=None)
     assert main(["info", str(path), "--no-probe"]) == 0

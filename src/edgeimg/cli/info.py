@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.metadata
+import json
 import platform
 import sys
 
@@ -122,7 +123,9 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
     from pathlib import Path
 
     from edgeimg.runtime.backends import read_model_info
+    from edgeimg.runtime.backends.choose import int8_sibling
     from edgeimg.runtime.backends.probe import probe_backends
+    from edgeimg.runtime.contract import QUANTIZATION_KEY
     from edgeimg.runtime.errors import EdgeimgError
     from edgeimg.runtime.model import input_shape_for, recognise_model, resolve_contract
     from edgeimg.runtime.tasks import get_task
@@ -149,7 +152,20 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
     rows += [("input", spec.describe()) for spec in info.inputs]
     rows += [("output", spec.describe()) for spec in info.outputs]
     other = {k: v for k, v in info.metadata.items() if not k.startswith("edgeimg.")}
+    record = other.pop(QUANTIZATION_KEY, None)
     rows += [(f"metadata {k}", v[:80]) for k, v in sorted(other.items())]
+    if record is not None:
+        rows.append(("quantization", quantization_summary(record)))
+    else:
+        sibling = int8_sibling(path)
+        rows.append(
+            (
+                "int8 file",
+                f"{sibling.name}: accuracy gate passed, `--backend auto` measures it too"
+                if sibling is not None
+                else "none usable beside it (edgeimg quantize ... --eval DATA writes one)",
+            )
+        )
     rows.append(("ops", op_counts(path)))
     if probe and len(info.inputs) == 1:
         shape = input_shape_for(contract) if contract is not None else None
@@ -158,6 +174,31 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
         for result in probe_backends(path, info, shape):
             rows.append((f"{result.backend} {result.device}", result.describe()))
     return rows
+
+
+def quantization_summary(text: str) -> str:
+    """One line from an INT8 file's quantization record: scheme, source and accuracy gate."""
+    try:
+        record = json.loads(text)
+        scheme = record["scheme"]
+        parts = [
+            f"{scheme['activation_type']} activations, {scheme['weight_type']} weights, "
+            f"{record['method']} on {record['calibration_images']} calibration inputs"
+        ]
+    except (ValueError, KeyError, TypeError):
+        return text[:80]
+    if record.get("source_sha256"):
+        parts.append(f"from FP32 {record['source_sha256'][:12]}")
+    accuracy = record.get("accuracy")
+    if isinstance(accuracy, dict):
+        verdict = "passed" if accuracy.get("passed") else "FAILED"
+        parts.append(
+            f"{accuracy['metric']} {accuracy['float']:.2f} -> {accuracy['quantized']:.2f} "
+            f"(budget {accuracy['budget_points']:g} points): {verdict}"
+        )
+    elif "accuracy" in record:
+        parts.append("accuracy not measured")
+    return "; ".join(parts)
 
 
 def op_counts(path: str) -> str:
