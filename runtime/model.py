@@ -210,6 +210,7 @@ def warmup_input(contract: ModelContract) -> np.ndarray:
 
 
 AUTO = "auto"
+MEASURE_SIZE = (480, 640)  # (H, W) a VGA frame: what auto times a model of any input size on
 
 
 def choose_auto(
@@ -225,9 +226,8 @@ def choose_auto(
 
     info = read_model_info(path)
     try:  # the contract's input size fixes dynamic dimensions for the measurement
-        shape = input_shape_for(
-            resolve_contract(path, info.metadata, contract, info.inputs, info.outputs)
-        )
+        resolved = resolve_contract(path, info.metadata, contract, info.inputs, info.outputs)
+        shape = input_shape_for(replace(resolved, input_size=resolved.input_size or MEASURE_SIZE))
     except EdgeimgError:
         shape = None  # load_model reports the contract's problem
     choice = choose_backend(path, device, threads=[threads] if threads else None, input_shape=shape)

@@ -108,10 +108,12 @@ class ChoiceKey:
     device: str
     candidates: tuple[Candidate, ...]
     int8_sha256: str = ""  # the gated INT8 sibling measured beside the model ("": none)
+    input_shape: tuple[int, ...] = ()  # the first input's shape it was timed on
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["candidates"] = [asdict(c) for c in self.candidates]
+        out["input_shape"] = list(self.input_shape)  # as JSON reads it back
         return out
 
     @property
@@ -295,6 +297,7 @@ def choice_key(
     device: Device | str,
     options: Sequence[Candidate],
     int8: str | Path | None = None,
+    input_shape: Sequence[int] = (),
 ) -> ChoiceKey:
     cpu, flags = cpu_signature()
     return ChoiceKey(
@@ -305,6 +308,7 @@ def choice_key(
         device=effective_device(device).value,
         candidates=tuple(options),
         int8_sha256=model_sha256(int8) if int8 is not None else "",
+        input_shape=tuple(int(d) for d in input_shape),
     )
 
 
@@ -485,13 +489,14 @@ def choose_backend(
     int8 = int8_sibling(path) if given == FLOAT else None
     files = {given: path, **({INT8: int8} if int8 is not None else {})}
     options = candidates(backends, threads, tuple(files))
-    key = choice_key(path, device, options, int8)
+    feeds = random_feeds(info, input_shape)
+    first = next(iter(feeds.values()), np.empty(()))
+    key = choice_key(path, device, options, int8, first.shape)
     where = cache_path(key, cache_dir)
     if not remeasure:
         cached = load_cached(key, where)
         if cached is not None:
             return replace(cached, files=files)
-    feeds = random_feeds(info, input_shape)
     log.info(
         "backend auto: measuring %d configurations of %s once (cached for the next runs)...",
         len(options),

@@ -87,6 +87,7 @@ def test_the_measurement_is_cached_and_re_measured_on_request(detector_path, tmp
     assert stored["key"]["device"] == "cpu"
     assert {"cpu", "cpu_flags_sha256", "versions", "candidates"} <= set(stored["key"])
     assert stored["key"]["versions"]["onnxruntime"]
+    assert stored["key"]["input_shape"] == [1, 64, 96, 3]  # what it was timed on
 
     again = choose(detector_path, tmp_path)
     assert again.cached and again.measurements == first.measurements
@@ -104,6 +105,7 @@ def test_the_measurement_is_cached_and_re_measured_on_request(detector_path, tmp
         ("cpu_flags_sha256", "f" * 64),
         ("versions", {"onnxruntime": "0.1.0"}),
         ("device", "cuda"),
+        ("input_shape", [1, 8, 8, 3]),
     ],
 )
 def test_an_entry_for_another_model_machine_or_versions_is_ignored(

@@ -276,6 +276,16 @@ def test_the_opencv_dnn_backend_runs_a_stylizer(tmp_path):
     assert np.array_equal(model.predict(frame).image, 255 - frame)
 
 
+def test_auto_times_a_model_of_any_size_on_a_vga_frame(tmp_path, monkeypatch):
+    """Not on the 1x1 its dynamic dimensions would default to: the cache key says the shape."""
+    monkeypatch.setenv("EDGEIMG_CACHE", str(tmp_path / "cache"))
+    model = load_model(stylizer(tmp_path / "invert.onnx"), backend="auto", threads=1)
+    frame = random_frame(37, 53, seed=6)
+    assert np.array_equal(model.predict(frame).image, 255 - frame)
+    (entry,) = (tmp_path / "cache" / "choice").glob("*.json")
+    assert json.loads(entry.read_text())["key"]["input_shape"] == [1, 3, 480, 640]
+
+
 # -- the CLI ----------------------------------------------------------------------------------
 
 
