@@ -9,11 +9,13 @@ A baseline row (the child process with numpy only) shows what the interpreter co
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import resource
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,24 +39,25 @@ class FootprintRow:
         return dict(vars(self))
 
 
-def _frames(video: Path | None, count: int, size_hw: tuple[int, int]) -> list[np.ndarray]:
-    """``count`` BGR frames of the clip, or random frames when there is no clip."""
+def _frames(video: Path | None, count: int, size_hw: tuple[int, int]) -> Iterator[np.ndarray]:
+    """Up to ``count`` BGR frames of the clip, or random frames when there is no clip, decoded
+    one at a time (as a video is read: holding them all would be measured as the model's)."""
     if video is None:
         rng = np.random.default_rng(0)
-        return [rng.integers(0, 256, (*size_hw, 3), dtype=np.uint8) for _ in range(count)]
+        for _ in range(count):
+            yield rng.integers(0, 256, (*size_hw, 3), dtype=np.uint8)
+        return
     import cv2
 
     capture = cv2.VideoCapture(str(video))
-    frames = []
     try:
-        while len(frames) < count:
+        for _ in range(count):
             ok, image = capture.read()
             if not ok:
                 break
-            frames.append(image)
+            yield image
     finally:
         capture.release()
-    return frames
 
 
 def child(kind: str, model: Path, video: Path | None, frames: int) -> dict[str, float]:
@@ -95,19 +98,23 @@ def child(kind: str, model: Path, video: Path | None, frames: int) -> dict[str, 
             return decoder(runner.infer(tensor), transform)
 
     images = _frames(video, max(frames, 1), contract.input_size)
-    first = step(images[0])
+    image = next(images, None)
+    if image is None:
+        raise SystemExit(f"footprint: no frame could be read from {video}")
+    first = step(image)
     t3 = time.perf_counter()
     tracker = ByteTracker.from_contract(contract)
     detect = contract.task == "detect"
-    for i, image in enumerate(images):
-        result = first if i == 0 else step(image)
+    done = 0
+    for i, result in enumerate(itertools.chain([first], map(step, images))):
         if detect:
             tracker.update(result, i / 10.0)
+        done += 1
     return {
         "import_s": t1 - t0,
         "load_s": t2 - t1,
         "first_result_s": t3 - t2,
-        "frames": len(images),
+        "frames": done,
     }
 
 
