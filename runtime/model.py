@@ -26,6 +26,7 @@ from edgeimg.runtime.backends import (
     is_backend_uri,
 )
 from edgeimg.runtime.backends.base import TensorSpec, check_model_file
+from edgeimg.runtime.backends.choose import Choice
 from edgeimg.runtime.contract import ContractError, Layout, ModelContract
 from edgeimg.runtime.decoder import Decoder, DecoderError
 from edgeimg.runtime.errors import EdgeimgError
@@ -49,6 +50,7 @@ class Model:
         self.decoder: Decoder = task.decoder_type(contract).from_contract(contract)
         self.input_name = backend.inputs[0].name
         self.output_names = contract.output_names or self.decoder.default_output_names
+        self.choice: Choice | None = None  # what backend="auto" measured, when it chose
 
     def __repr__(self) -> str:
         size = "any size" if self.contract.input_size is None else self.contract.input_size
@@ -218,9 +220,9 @@ def choose_auto(
     device: Device | str,
     threads: int | None,
     contract: ModelContract | str | Path | None,
-) -> tuple[Path, str, int]:
-    """``backend="auto"``: the (file, backend, threads) measured or cached as fastest for this
-    model, said in one line. ``threads`` given: that count only."""
+) -> Choice:
+    """``backend="auto"``: the choice measured or cached for this model (its ``model_path``,
+    ``backend`` and ``threads``), said in one line. ``threads`` given: that count only."""
     from edgeimg.runtime.backends import read_model_info
     from edgeimg.runtime.backends.choose import choose_backend
 
@@ -232,7 +234,7 @@ def choose_auto(
         shape = None  # load_model reports the contract's problem
     choice = choose_backend(path, device, threads=[threads] if threads else None, input_shape=shape)
     log.info("backend auto: %s", choice.describe())
-    return choice.model_path or path, choice.backend, choice.threads
+    return choice
 
 
 def load_model(
@@ -259,8 +261,10 @@ def load_model(
     Raises EdgeimgError (one line, expected vs actual) for a missing, corrupt or non-ONNX file,
     missing metadata, or outputs that do not match the decoder.
     """
+    choice = None
     if backend == AUTO:
-        path, backend, threads = choose_auto(check_model_file(path), device, threads, contract)
+        choice = choose_auto(check_model_file(path), device, threads, contract)
+        path, backend, threads = choice.model_path or path, choice.backend, choice.threads
     if is_backend_uri(backend):  # the model is on a server: no local file
         runner = create_backend(path, backend, device, threads, tensorrt)
         path = Path(getattr(getattr(runner, "target", None), "model", None) or path)
@@ -284,6 +288,7 @@ def load_model(
             f"{len(runner.inputs)} ({names})"
         )
     model = Model(path, resolved, runner, task)
+    model.choice = choice
     check_input(resolved, runner.inputs[0])
     check_outputs(resolved, model.decoder, runner.outputs)
     outputs = model.infer({model.input_name: warmup_input(resolved)})

@@ -71,6 +71,12 @@ class TimingSummary:
     inference_share: float
     inference_busy: float = 0.0
 
+    def other_ms(self, capture: bool = True) -> float:
+        """Mean milliseconds per frame of every stage but inference (the rest of the loop's
+        work); ``capture`` False leaves out the capture wait (a live source's idle time)."""
+        skip = {Stage.INFERENCE} if capture else {Stage.INFERENCE, Stage.CAPTURE}
+        return sum(p.mean for stage, p in self.stages.items() if stage not in skip)
+
     def to_dict(self) -> dict[str, object]:
         """JSON-ready: milliseconds per stage and the totals."""
 

@@ -14,6 +14,12 @@ budget; its speed is measured here like every other candidate's. Candidates with
 ``TIE_MARGIN`` of the fastest count as a tie, settled for the model as given, then the
 registry's backend order, then fewer threads (a measurement this short does not rank closer
 figures, and a spare core serves the rest of the pipeline).
+
+The model's time alone is not its time in the real-time loop, whose other stages (reading,
+preprocessing, tracking, drawing, writing) need CPU too: after a run, :func:`remember_loop`
+stores their milliseconds per frame beside the measurement, and from then on candidates rank
+by ``max(ms, (loop_ms + threads x ms) / cpus)``, the model's time per frame when its threads
+and the loop share the CPUs (on 2 CPUs a fast model then runs best on 1 thread).
 """
 
 from __future__ import annotations
@@ -132,6 +138,7 @@ class Choice:
     cached: bool = False
     path: Path | None = field(default=None, compare=False)
     files: Mapping[str, Path] = field(default_factory=dict, compare=False)
+    loop_ms: float = 0.0  # the loop's other work per frame, from the last run (0: unknown)
 
     @property
     def best(self) -> Measurement:
@@ -170,6 +177,8 @@ class Choice:
         ]
         over = f", chosen over {', '.join(parts)}" if parts else ""
         when = f"cached {self.measured_at[:16]}" if self.cached else "measured now"
+        if self.loop_ms > 0:
+            when += f"; ranked beside the loop's {self.loop_ms:.1f} ms of other work per frame"
         return f"{best.candidate.describe()}: {best.milliseconds:.1f} ms{over} ({when})"
 
     def to_dict(self) -> dict[str, Any]:
@@ -177,6 +186,7 @@ class Choice:
             "version": CACHE_VERSION,
             "key": self.key.to_dict(),
             "measured_at": self.measured_at,
+            "loop_ms": self.loop_ms,
             "measurements": [
                 {
                     **asdict(m.candidate),
@@ -394,23 +404,51 @@ def measure(
     return ranked(timed, options) + failed
 
 
-def ranked(timed: Sequence[Measurement], options: Sequence[Candidate]) -> list[Measurement]:
+def ranked(
+    timed: Sequence[Measurement],
+    options: Sequence[Candidate],
+    loop_ms: float = 0.0,
+    cpus: int | None = None,
+) -> list[Measurement]:
     """Fastest first, except that candidates within ``TIE_MARGIN`` of the fastest are a tie,
     ordered by precision (FP32 first), then the order of ``options`` (the registry's backend
-    order), then fewer threads."""
-    if not timed:
-        return []
-    fastest = min(m.milliseconds or 0.0 for m in timed)
+    order), then fewer threads. loop_ms > 0: "fastest" by ``max(ms, (loop_ms + threads x ms) /
+    cpus)`` (default cpus: :func:`usable_cpus`), the time per frame beside that much other
+    work; failures (None) go last."""
+    cpus = cpus or usable_cpus()
+
+    def frame_ms(m: Measurement) -> float:
+        ms = m.milliseconds or 0.0
+        return max(ms, (loop_ms + m.candidate.threads * ms) / cpus) if loop_ms > 0 else ms
+
+    runs = [m for m in timed if m.milliseconds is not None]
+    if not runs:
+        return list(timed)
+    fastest = min(frame_ms(m) for m in runs)
     order = {c: i for i, c in enumerate(options)}
 
     def key(m: Measurement) -> tuple[float, ...]:
-        ms = m.milliseconds or 0.0
+        ms = frame_ms(m)
         if ms > fastest * (1 + TIE_MARGIN):
             return (1.0, ms)
         c = m.candidate
         return (0.0, float(c.precision != FLOAT), float(order.get(c, 0)), c.threads, ms)
 
-    return sorted(timed, key=key)
+    return sorted(runs, key=key) + [m for m in timed if m.milliseconds is None]
+
+
+def remember_loop(choice: Choice, loop_ms: float) -> Choice:
+    """``choice`` re-ranked for a loop whose other stages take ``loop_ms`` of CPU per frame,
+    and saved so: the next run starts from it (a choice never saved is returned as it is)."""
+    if choice.path is None or not loop_ms > 0:
+        return choice
+    again = replace(
+        choice,
+        measurements=tuple(ranked(choice.measurements, choice.key.candidates, loop_ms)),
+        loop_ms=float(loop_ms),
+    )
+    save(again, choice.path)
+    return again
 
 
 def _activate(option: Candidate) -> None:
@@ -451,7 +489,11 @@ def load_cached(key: ChoiceKey, path: Path) -> Choice | None:
         )
         if not measurements or measurements[0].milliseconds is None:
             return None
-        return Choice(key, measurements, str(data["measured_at"]), cached=True, path=path)
+        loop_ms = float(data.get("loop_ms") or 0.0)
+        measurements = tuple(ranked(measurements, key.candidates, loop_ms))
+        return Choice(
+            key, measurements, str(data["measured_at"]), cached=True, path=path, loop_ms=loop_ms
+        )
     except FileNotFoundError:
         return None
     except (OSError, ValueError, KeyError, TypeError) as exc:

@@ -228,6 +228,9 @@ def open_spec(args: argparse.Namespace, spec: str | int) -> Any:
     return open_source(spec, config)
 
 
+LOOP_FRAMES = 30  # frames a run needs before --backend auto remembers its loop's cost
+
+
 def run_and_report(
     args: argparse.Namespace,
     source: Any,
@@ -256,6 +259,11 @@ def run_and_report(
         raise EdgeimgError(f"{result.backend_lost}; no frame was processed")
     if result.timing.frames == 0:
         raise EdgeimgError(f"no frame was processed from {source.name}")
+    choice = getattr(model, "choice", None)
+    if choice is not None and args.workers == 1 and result.timing.frames >= LOOP_FRAMES:
+        from edgeimg.runtime.backends.choose import remember_loop
+
+        remember_loop(choice, result.timing.other_ms(capture=not source.live))
     if not getattr(args, "quiet", False):
         out = sys.stderr if _stdout_is_data(sinks) else sys.stdout
         print(result.timing.format(), file=out)
