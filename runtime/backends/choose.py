@@ -172,14 +172,16 @@ class Choice:
             if name != f"{best.candidate.backend} {best.candidate.precision}":
                 others.setdefault(name, m)
         parts = [
-            f"{name} {m.milliseconds:.1f} ms" if m.milliseconds is not None else f"{name} failed"
+            f"{name} {format_ms(m.milliseconds)}"
+            if m.milliseconds is not None
+            else f"{name} failed"
             for name, m in others.items()
         ]
         over = f", chosen over {', '.join(parts)}" if parts else ""
         when = f"cached {self.measured_at[:16]}" if self.cached else "measured now"
         if self.loop_ms > 0:
             when += f"; ranked beside the loop's {self.loop_ms:.1f} ms of other work per frame"
-        return f"{best.candidate.describe()}: {best.milliseconds:.1f} ms{over} ({when})"
+        return f"{best.candidate.describe()}: {format_ms(best.milliseconds or 0.0)}{over} ({when})"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -197,6 +199,13 @@ class Choice:
                 for m in self.measurements
             ],
         }
+
+
+def format_ms(ms: float) -> str:
+    """``5.3 ms``, ``0.42 ms``, ``0.018 ms``: three significant figures at most, at least one
+    decimal (a classifier's 18 microseconds is not ``0.0 ms``)."""
+    decimals = 1 if ms >= 1 else 2 if ms >= 0.1 else 3
+    return f"{ms:.{decimals}f} ms"
 
 
 def model_sha256(path: str | Path) -> str:

@@ -44,8 +44,8 @@ from edgeimg.runtime.errors import EdgeimgError
 BUDGET_S = 0.02  # short: the tests check what is measured and kept, not how fast it is
 TWO = ("onnxruntime", "opencv")
 LINE = re.compile(
-    r"^(onnxruntime|opencv) FP32, 1 thread: \d+\.\d ms, chosen over (onnxruntime|opencv) FP32 "
-    r"\d+\.\d ms \((measured now|cached \d{4}-\d\d-\d\dT\d\d:\d\d)\)$"
+    r"^(onnxruntime|opencv) FP32, 1 thread: \d+\.\d+ ms, chosen over (onnxruntime|opencv) FP32 "
+    r"\d+\.\d+ ms \((measured now|cached \d{4}-\d\d-\d\dT\d\d:\d\d)\)$"
 )
 
 
@@ -220,7 +220,7 @@ def test_cli_auto_says_its_choice_in_one_line_and_bench_choose_re_measures(
     assert main(args) == 0
     out = capsys.readouterr().out
     assert re.search(
-        r"^backend auto: onnxruntime FP32, 1 thread: \d+\.\d ms \(measured now\)$", out, re.M
+        r"^backend auto: onnxruntime FP32, 1 thread: \d+\.\d+ ms \(measured now\)$", out, re.M
     )
     assert "cached in " in out
     assert list((tmp_path / "cache" / "choice").glob("*.json"))
