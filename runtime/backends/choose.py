@@ -418,12 +418,14 @@ def ranked(
     options: Sequence[Candidate],
     loop_ms: float = 0.0,
     cpus: int | None = None,
+    keep: Candidate | None = None,
 ) -> list[Measurement]:
     """Fastest first, except that candidates within ``TIE_MARGIN`` of the fastest are a tie,
-    ordered by precision (FP32 first), then the order of ``options`` (the registry's backend
-    order), then fewer threads. loop_ms > 0: "fastest" by ``max(ms, (loop_ms + threads x ms) /
-    cpus)`` (default cpus: :func:`usable_cpus`), the time per frame beside that much other
-    work; failures (None) go last."""
+    ordered by ``keep`` first (the choice so far: it changes only for a clearly faster one),
+    then precision (FP32 first), then the order of ``options`` (the registry's backend order),
+    then fewer threads. loop_ms > 0: "fastest" by ``max(ms, (loop_ms + threads x ms) / cpus)``
+    (default cpus: :func:`usable_cpus`), the time per frame beside that much other work;
+    failures (None) go last."""
     cpus = cpus or usable_cpus()
 
     def frame_ms(m: Measurement) -> float:
@@ -441,21 +443,21 @@ def ranked(
         if ms > fastest * (1 + TIE_MARGIN):
             return (1.0, ms)
         c = m.candidate
-        return (0.0, float(c.precision != FLOAT), float(order.get(c, 0)), c.threads, ms)
+        return (0.0, float(c != keep), float(c.precision != FLOAT), order.get(c, 0), c.threads, ms)
 
     return sorted(runs, key=key) + [m for m in timed if m.milliseconds is None]
 
 
 def remember_loop(choice: Choice, loop_ms: float) -> Choice:
-    """``choice`` re-ranked for a loop whose other stages take ``loop_ms`` of CPU per frame,
-    and saved so: the next run starts from it (a choice never saved is returned as it is)."""
+    """``choice`` re-ranked for a loop whose other stages take ``loop_ms`` of CPU per frame
+    (averaged with what earlier runs left), and saved so: the next run starts from it. The
+    configuration chosen so far stays unless another is clearly faster (beyond ``TIE_MARGIN``).
+    A choice never saved is returned as it is."""
     if choice.path is None or not loop_ms > 0:
         return choice
-    again = replace(
-        choice,
-        measurements=tuple(ranked(choice.measurements, choice.key.candidates, loop_ms)),
-        loop_ms=float(loop_ms),
-    )
+    loop = float(loop_ms) if choice.loop_ms <= 0 else (choice.loop_ms + float(loop_ms)) / 2
+    order = ranked(choice.measurements, choice.key.candidates, loop, keep=choice.best.candidate)
+    again = replace(choice, measurements=tuple(order), loop_ms=loop)
     save(again, choice.path)
     return again
 
@@ -499,7 +501,8 @@ def load_cached(key: ChoiceKey, path: Path) -> Choice | None:
         if not measurements or measurements[0].milliseconds is None:
             return None
         loop_ms = float(data.get("loop_ms") or 0.0)
-        measurements = tuple(ranked(measurements, key.candidates, loop_ms))
+        keep = measurements[0].candidate  # the choice stored: kept through a tie
+        measurements = tuple(ranked(measurements, key.candidates, loop_ms, keep=keep))
         return Choice(
             key, measurements, str(data["measured_at"]), cached=True, path=path, loop_ms=loop_ms
         )

@@ -252,6 +252,14 @@ def test_a_tie_goes_to_fp32_then_the_registry_order_then_fewer_threads():
     assert order([(ort8_1, 3.0), (ort1, 6.0)]) == [ort8_1, ort1]
     assert ranked([], options) == []
 
+    # the choice so far stays through a tie, and only through a tie
+    times = [(cv8_2, 10.0), (ort2, 10.3), (ort1, 10.4)]
+    measured = [Measurement(c, t) for c, t in times]
+    assert ranked(measured, options, keep=ort2)[0].candidate == ort2
+    assert ranked(measured, options, keep=cv1)[0].candidate == ort1  # cv1 not measured
+    slower = [Measurement(c, t) for c, t in [(cv8_2, 10.0), (ort2, 10.6)]]
+    assert ranked(slower, options, keep=ort2)[0].candidate == cv8_2
+
 
 def test_beside_the_loops_other_work_fewer_threads_can_be_faster():
     """Per frame = max(ms, (loop_ms + threads x ms) / cpus): the figures of the bundled
