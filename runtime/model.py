@@ -24,9 +24,10 @@ from edgeimg.runtime.backends import (
     TensorRTOptions,
     create_backend,
     is_backend_uri,
+    read_model_info,
 )
 from edgeimg.runtime.backends.base import TensorSpec, check_model_file
-from edgeimg.runtime.backends.choose import Choice
+from edgeimg.runtime.backends.choose import Choice, choose_backend
 from edgeimg.runtime.contract import ContractError, Layout, ModelContract
 from edgeimg.runtime.decoder import Decoder, DecoderError
 from edgeimg.runtime.errors import EdgeimgError
@@ -223,9 +224,6 @@ def choose_auto(
 ) -> Choice:
     """``backend="auto"``: the choice measured or cached for this model (its ``model_path``,
     ``backend`` and ``threads``), said in one line. ``threads`` given: that count only."""
-    from edgeimg.runtime.backends import read_model_info
-    from edgeimg.runtime.backends.choose import choose_backend
-
     info = read_model_info(path)
     try:  # the contract's input size fixes dynamic dimensions for the measurement
         resolved = resolve_contract(path, info.metadata, contract, info.inputs, info.outputs)

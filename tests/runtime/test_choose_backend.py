@@ -281,7 +281,7 @@ def test_beside_the_loops_other_work_fewer_threads_can_be_faster():
 
 
 def test_the_cli_default_is_auto_and_edgeimg_backend_sets_another(
-    detector_path, tmp_path, monkeypatch, caplog
+    detector_path, tmp_path, monkeypatch, caplog, capsys
 ):
     from edgeimg.cli.main import main
 
@@ -321,3 +321,12 @@ def test_the_cli_default_is_auto_and_edgeimg_backend_sets_another(
     said = [r.getMessage() for r in caplog.records]
     assert not any(m.startswith("backend auto: ") for m in said)
     assert any(m.startswith("model detector.onnx runs on opencv") for m in said), said
+
+    monkeypatch.setenv("EDGEIMG_BACKEND", "tvm")
+    assert main([*track, "--mot", str(tmp_path / "c.txt")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].endswith(
+        "error: EDGEIMG_BACKEND: expected one of onnxruntime, opencv, "
+        "openvino, auto or triton://..., got 'tvm'"
+    )
+    assert not (tmp_path / "c.txt").exists()

@@ -60,6 +60,18 @@ def add_source_options(src: argparse._ArgumentGroup) -> None:
     )
 
 
+def default_backend() -> str:
+    """``--backend`` when it is not given: $EDGEIMG_BACKEND, else ``auto``; a one-line error
+    naming the variable when it holds no backend."""
+    value = os.environ.get("EDGEIMG_BACKEND", "").strip()
+    if not value:
+        return "auto"
+    try:
+        return backend_arg(value)
+    except argparse.ArgumentTypeError as exc:
+        raise EdgeimgError(f"EDGEIMG_BACKEND: {exc}") from None
+
+
 def backend_arg(text: str) -> str:
     """``--backend``: a registered name, ``auto`` or a remote URI (``triton://...``)."""
     from edgeimg.runtime.backends import check_backend_name
@@ -85,10 +97,9 @@ def add_model_options(mdl: argparse._ArgumentGroup, with_model_flag: bool) -> No
     mdl.add_argument(
         "--backend",
         type=backend_arg,
-        default=os.environ.get("EDGEIMG_BACKEND") or "auto",
         metavar="NAME|URI",
-        help=f"inference engine: {', '.join(backend_names())}, or auto (default "
-        "%(default)s; $EDGEIMG_BACKEND sets another default): the fastest installed backend, "
+        help=f"inference engine: {', '.join(backend_names())}, or auto (the default, unless "
+        "$EDGEIMG_BACKEND names another): the fastest installed backend, "
         "thread count and precision measured here for this model, MODEL.int8.onnx beside it "
         "included when `edgeimg quantize --eval` passed its accuracy (measured once, cached; "
         "`edgeimg bench MODEL --choose` re-measures); triton://HOST:PORT/MODEL[/VERSION]"
@@ -180,6 +191,7 @@ def load(
     from edgeimg.runtime.backends import is_backend_uri
     from edgeimg.runtime.model import bundled_model_path, load_model
 
+    args.backend = args.backend or default_backend()
     if is_backend_uri(args.backend):
         if model:
             raise EdgeimgError(
