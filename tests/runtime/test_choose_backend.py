@@ -103,6 +103,8 @@ def test_the_measurement_is_cached_and_re_measured_on_request(detector_path, tmp
     assert again.cached and again.loop_ms == 50.0
     assert again.measurements == remembered.measurements
     assert "ranked beside the loop's 50.0 ms of other work per frame" in again.describe()
+    remeasured = choose(detector_path, tmp_path, remeasure=True)  # the loop's cost is kept
+    assert not remeasured.cached and remeasured.loop_ms == 50.0
 
 
 @pytest.mark.parametrize(
