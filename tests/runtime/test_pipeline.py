@@ -241,6 +241,41 @@ def test_preprocessing_goes_to_the_side_it_makes_faster():
     assert not shared.on_reader  # max(2, 1.25) > max(1, 1.5): four workers absorb it
 
 
+@pytest.mark.parametrize(("slow", "expected"), [("inference", "reader"), ("writing", "worker")])
+def test_a_real_run_moves_preprocessing_off_the_slower_side(model, blob_video, slow, expected):
+    """The balance in a run: with a model that takes 20 ms a frame, preprocessing moves to the
+    reading thread after the first frames; with a sink that takes 20 ms, it stays on the
+    worker."""
+    import threading
+
+    where: list[str] = []
+
+    class Timed:
+        decode = model.decode
+
+        def preprocess(self, image):
+            where.append(
+                "worker" if threading.current_thread().name.startswith("edgeimg") else "reader"
+            )
+            return model.preprocess(image)
+
+        def infer(self, feeds):
+            if slow == "inference":
+                time.sleep(0.02)
+            return model.infer(feeds)
+
+    class Slow(Sink):
+        def write(self, result: FrameResult) -> None:
+            if slow == "writing":
+                time.sleep(0.02)
+
+    with open_source(blob_video) as source:
+        result = run_pipeline(source, Timed(), [Slow()])
+    assert result.frames == FRAMES and len(where) == FRAMES
+    assert where[0] == "worker"  # nothing measured yet
+    assert where[-4:] == [expected] * 4, where
+
+
 def test_a_worker_error_ends_the_run_with_the_outputs_closed(model, blob_video, tmp_path):
     class Failing:
         def __init__(self) -> None:
