@@ -26,14 +26,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from edgeimg.runtime.backends import Backend, Device, create_backend
-from edgeimg.runtime.backends.base import check_model_file
+from edgeimg.runtime.backends import Backend, Device
 from edgeimg.runtime.contract import ColorOrder, ContractError, ModelContract
 from edgeimg.runtime.decoder import Decoder, DecoderError, Shape, format_shape
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.preprocess import Transform
 from edgeimg.runtime.tasks import get_task
-from edgeimg.runtime.tasks.generate.generator import Generator
+from edgeimg.runtime.tasks.generate.generator import Generator, open_generate_model
 from edgeimg.runtime.tasks.generate.latent import ENCODER, GENERATOR, GenerateParams, class_index
 
 log = logging.getLogger(__name__)
@@ -236,23 +235,7 @@ def load_encoder(
 ) -> Encoder:
     """Load a VAE encoder exported by ``edgeimg export OUT.encoder.keras``; a one-line error
     for another model (a generator given as encoder says so)."""
-    from edgeimg.runtime.model import resolve_contract
-
-    path = check_model_file(path)
-    runner = create_backend(path, backend, device, threads)
-    contract = resolve_contract(path, runner.metadata, None, runner.inputs, runner.outputs)
-    if contract.task != "generate":
-        raise ContractError(
-            f"model {path}: a {contract.task} model, not a VAE encoder (expected the "
-            "OUT.encoder.keras of `edgeimg train generate --arch vae`, exported)"
-        )
-    get_task("generate").check_contract(contract)
-    params: GenerateParams = get_task("generate").params(contract)
-    if params.role != ENCODER:
-        raise ContractError(
-            f"model {path}: a {params.role} (latent in, image out), not an encoder; pass it "
-            "as MODEL and the exported OUT.encoder.keras as --encoder"
-        )
+    path, contract, runner = open_generate_model(path, ENCODER, backend, device, threads)
     encoder = Encoder(path, contract, runner)
     log.info("encoder %s runs on %s", path.name, runner.description)
     return encoder

@@ -21,6 +21,7 @@ from edgeimg.runtime.contract import ContractError, ModelContract
 from edgeimg.runtime.tasks import get_task
 from edgeimg.runtime.tasks.generate.images import Generated, TanhDecoder
 from edgeimg.runtime.tasks.generate.latent import (
+    ENCODER,
     GENERATOR,
     GenerateParams,
     class_index,
@@ -139,6 +140,44 @@ class Generator:
             yield from self.run(inputs[start_row : start_row + self.batch_size])
 
 
+# What a model of another task or the other VAE half is told, per role asked for.
+WRONG_MODEL = {
+    GENERATOR: (
+        "a {task} model, not a generator; run it with `edgeimg predict` (generate takes models "
+        "whose task is generate)",
+        "a VAE {role} (image in, latent out), not a generator; pass it as --encoder beside the "
+        "generator (the VAE's decoder)",
+    ),
+    ENCODER: (
+        "a {task} model, not a VAE encoder (expected the OUT.encoder.keras of `edgeimg train "
+        "generate --arch vae`, exported)",
+        "a {role} (latent in, image out), not an encoder; pass it as MODEL and the exported "
+        "OUT.encoder.keras as --encoder",
+    ),
+}
+
+
+def open_generate_model(
+    path: str | Path, role: str, backend: str, device: Device | str, threads: int | None
+) -> tuple[Path, ModelContract, Backend]:
+    """The file, contract and backend of a generate-task model in ``role`` (a generator or a
+    VAE encoder); a one-line error for a model of another task or the other role."""
+    from edgeimg.runtime.model import resolve_contract
+
+    path = check_model_file(path)
+    runner = create_backend(path, backend, device, threads)
+    contract = resolve_contract(path, runner.metadata, None, runner.inputs, runner.outputs)
+    other_task, other_role = WRONG_MODEL[role]
+    if contract.task != "generate":
+        raise ContractError(f"model {path}: " + other_task.format(task=contract.task))
+    spec = get_task("generate")
+    spec.check_contract(contract)
+    found = spec.params(contract).role
+    if found != role:
+        raise ContractError(f"model {path}: " + other_role.format(role=found))
+    return path, contract, runner
+
+
 def load_generator(
     path: str | Path | None = None,
     backend: str = "onnxruntime",
@@ -147,23 +186,10 @@ def load_generator(
 ) -> Generator:
     """Load a generator (the bundled one when ``path`` is None); a one-line error for a model
     of another task, naming the command that runs it."""
-    from edgeimg.runtime.model import bundled_model_path, resolve_contract
+    from edgeimg.runtime.model import bundled_model_path
 
-    path = check_model_file(path if path is not None else bundled_model_path("generate"))
-    runner = create_backend(path, backend, device, threads)
-    contract = resolve_contract(path, runner.metadata, None, runner.inputs, runner.outputs)
-    if contract.task != "generate":
-        raise ContractError(
-            f"model {path}: a {contract.task} model, not a generator; run it with "
-            "`edgeimg predict` (generate takes models whose task is generate)"
-        )
-    get_task("generate").check_contract(contract)
-    role = get_task("generate").params(contract).role
-    if role != GENERATOR:
-        raise ContractError(
-            f"model {path}: a VAE {role} (image in, latent out), not a generator; pass it as "
-            "--encoder beside the generator (the VAE's decoder)"
-        )
+    where = path if path is not None else bundled_model_path("generate")
+    path, contract, runner = open_generate_model(where, GENERATOR, backend, device, threads)
     generator = Generator(path, contract, runner)
     log.info("generator %s runs on %s", path.name, runner.description)
     return generator
