@@ -230,7 +230,8 @@ def choose_auto(
         shape = input_shape_for(replace(resolved, input_size=resolved.input_size or MEASURE_SIZE))
     except EdgeimgError:
         shape = None  # load_model reports the contract's problem
-    choice = choose_backend(path, device, threads=[threads] if threads else None, input_shape=shape)
+    counts = [threads] if threads else None
+    choice = choose_backend(path, device, threads=counts, input_shape=shape, info=info)
     log.info("backend auto: %s", choice.describe())
     return choice
 

@@ -533,12 +533,14 @@ def choose_backend(
     remeasure: bool = False,
     budget_s: float = 0.25,
     cache_dir: Path | None = None,
+    info: ModelInfo | None = None,
 ) -> Choice:
     """The fastest candidate for the model at ``path`` on this machine: from the cache when it
     was measured for the same model, machine, versions, device and candidates (unless
-    ``remeasure``), else measured now and cached. EdgeimgError when no candidate runs."""
+    ``remeasure``), else measured now and cached. EdgeimgError when no candidate runs.
+    info: the file's ModelInfo when the caller has read it already (read here otherwise)."""
     path = check_model_file(path)
-    info = read_model_info(path)
+    info = info or read_model_info(path)  # the caller's reading of this file, when it has one
     given = INT8 if QUANTIZATION_KEY in info.metadata else FLOAT
     int8 = int8_sibling(path) if given == FLOAT else None
     files = {given: path, **({INT8: int8} if int8 is not None else {})}
