@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.runtime.backends.ort import open_session, read_model_info
+from edgeimg.runtime.backends.onnx_info import read_model_info
+from edgeimg.runtime.backends.ort import open_session
 from edgeimg.runtime.errors import EdgeimgError, first_line, parse_enum
 
 

@@ -35,9 +35,9 @@ from typing import Any
 
 import numpy as np
 
-from edgeimg.runtime.backends.base import Device, TensorSpec
+from edgeimg.runtime.backends.base import Device, TensorSpec, user_cache_dir
 from edgeimg.runtime.backends.openvino import MissingBackend
-from edgeimg.runtime.backends.ort import OrtBackend, user_cache_dir
+from edgeimg.runtime.backends.ort import OrtBackend
 from edgeimg.runtime.backends.triton import METADATA_PARAMETER, check_model_name
 from edgeimg.runtime.errors import EdgeimgError, first_line
 

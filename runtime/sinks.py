@@ -176,6 +176,8 @@ class VideoSink(Sink):
     one warning). The file appears at ``path`` on ``close``, holding every frame written.
     Encoding runs on a background thread (OpenCV releases the GIL), so the pipeline's next frame
     overlaps it; ``write`` blocks only when ``queue_depth`` frames wait (no frame is dropped).
+    Two are enough: on the PETS clip with H.264 (2 cores) depths 2, 4 and 8 ran at the same
+    142-161 FPS, and each queued 768x576 frame is 1.3 MB more peak memory (219 vs 227 MB).
     ``frames`` counts the frames encoded.
     """
 
@@ -186,7 +188,7 @@ class VideoSink(Sink):
         path: str | os.PathLike[str],
         fps: float | None = None,
         codec: str | None = None,
-        queue_depth: int = 8,
+        queue_depth: int = 2,
     ) -> None:
         super().__init__()
         self.path = check_writable(Path(path), "video output")

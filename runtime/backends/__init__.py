@@ -24,9 +24,10 @@ from edgeimg.runtime.backends.base import (
     ModelInfo,
     TensorSpec,
 )
+from edgeimg.runtime.backends.onnx_info import read_model_info
 from edgeimg.runtime.backends.opencv import OpenCVBackend
 from edgeimg.runtime.backends.openvino import MissingBackend, OpenVINOBackend, openvino_available
-from edgeimg.runtime.backends.ort import OrtBackend, TensorRTOptions, read_model_info
+from edgeimg.runtime.backends.ort import OrtBackend, TensorRTOptions
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.registry import Registry
 
@@ -105,12 +106,12 @@ def create_backend(
 register_backend(
     "onnxruntime", lambda path, device, threads, trt: OrtBackend(path, device, threads, trt)
 )
-# cv2.dnn cannot list a model's inputs, outputs or metadata: onnxruntime reads them first.
+# cv2.dnn cannot list a model's inputs, outputs or metadata: read_model_info reads them first.
 register_backend(
     "opencv",
     lambda path, device, threads, trt: OpenCVBackend(path, read_model_info(path), device, threads),
 )
-# OpenVINO reads the file itself; its tensors and metadata come from onnxruntime like OpenCV's.
+# OpenVINO reads the file itself; its tensors and metadata are read like OpenCV's.
 register_backend(
     "openvino",
     lambda path, device, threads, trt: OpenVINOBackend(

@@ -100,6 +100,14 @@ class Backend(ABC):
                 )
 
 
+def user_cache_dir() -> Path:
+    """edgeimg's cache folder: $EDGEIMG_CACHE, else $XDG_CACHE_HOME/edgeimg, else ~/.cache/edgeimg."""
+    if os.environ.get("EDGEIMG_CACHE"):
+        return Path(os.environ["EDGEIMG_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "edgeimg"
+
+
 def check_model_file(path: str | Path) -> Path:
     """The path of a readable, non-empty file, or EdgeimgError saying what is wrong."""
     path = Path(path)

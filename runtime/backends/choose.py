@@ -46,8 +46,14 @@ from edgeimg.runtime.backends import (
     installed_backend_names,
     read_model_info,
 )
-from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, check_model_file
-from edgeimg.runtime.backends.ort import CUDA, available_providers, user_cache_dir
+from edgeimg.runtime.backends.base import (
+    Backend,
+    Device,
+    ModelInfo,
+    check_model_file,
+    user_cache_dir,
+)
+from edgeimg.runtime.backends.ort import has_cuda_provider
 from edgeimg.runtime.contract import QUANTIZATION_KEY
 from edgeimg.runtime.errors import EdgeimgError
 
@@ -307,7 +313,7 @@ def effective_device(device: Device | str) -> Device:
     measurement made with ``auto`` serves ``cpu`` on a machine without CUDA, and back)."""
     device = Device.parse(device)
     if device is Device.AUTO:
-        return Device.CUDA if CUDA in available_providers() else Device.CPU
+        return Device.CUDA if has_cuda_provider() else Device.CPU
     return device
 
 

@@ -25,8 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from edgeimg.runtime.backends.base import Backend, Device, ModelInfo, check_model_file
-from edgeimg.runtime.backends.ort import user_cache_dir
+from edgeimg.runtime.backends.base import (
+    Backend,
+    Device,
+    ModelInfo,
+    check_model_file,
+    user_cache_dir,
+)
 from edgeimg.runtime.errors import EdgeimgError, first_line
 
 log = logging.getLogger(__name__)
@@ -90,7 +95,7 @@ def compile_config(threads: int | None, streams: int) -> dict[str, Any]:
 class OpenVINOBackend(Backend):
     """An OpenVINO compiled model (CPU) with one infer request, read from the ONNX file.
 
-    info: the model's tensors and metadata as onnxruntime reads them; ``run`` feeds and returns
+    info: the model's tensors and metadata (:func:`read_model_info`); ``run`` feeds and returns
     tensors by these names. threads: ``INFERENCE_NUM_THREADS`` (None: OpenVINO's default);
     streams: ``NUM_STREAMS`` (default 1).
     """

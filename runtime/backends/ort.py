@@ -5,27 +5,33 @@ flags, engine and timing caches under the user cache folder) then CUDA then CPU;
 when this onnxruntime build has it, else CPU (TensorRT only when asked for: it builds an engine
 on a model's first run). When the provider asked for is missing, or
 onnxruntime cannot start it, the model runs on what is left and a warning names both.
+
+onnxruntime itself is imported when a session is made or its providers are asked for, not
+with this module: a run on OpenVINO or OpenCV does not load it (~38 MB resident).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import onnxruntime as ort
 
 from edgeimg.runtime.backends.base import (
     Backend,
     Device,
-    ModelInfo,
     TensorSpec,
     check_model_file,
+    user_cache_dir,
 )
 from edgeimg.runtime.errors import EdgeimgError, first_line
+
+if TYPE_CHECKING:
+    import onnxruntime as ort
 
 log = logging.getLogger(__name__)
 
@@ -46,12 +52,11 @@ ORT_DTYPES = {
 }
 
 
-def user_cache_dir() -> Path:
-    """edgeimg's cache folder: $EDGEIMG_CACHE, else $XDG_CACHE_HOME/edgeimg, else ~/.cache/edgeimg."""
-    if os.environ.get("EDGEIMG_CACHE"):
-        return Path(os.environ["EDGEIMG_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "edgeimg"
+def onnxruntime() -> Any:
+    """The onnxruntime module, imported on first use."""
+    import onnxruntime
+
+    return onnxruntime
 
 
 @dataclass(frozen=True)
@@ -82,7 +87,19 @@ class TensorRTOptions:
 
 
 def available_providers() -> list[str]:
-    return list(ort.get_available_providers())
+    return list(onnxruntime().get_available_providers())
+
+
+def has_cuda_provider() -> bool:
+    """Whether this onnxruntime build lists CUDA, answered without importing it: builds with
+    CUDA carry its provider library beside onnxruntime's own (what ``available_providers``
+    lists is what the build was compiled with, so the two agree)."""
+    spec = importlib.util.find_spec("onnxruntime")
+    folders = list(spec.submodule_search_locations or []) if spec is not None else []
+    return any(
+        next((Path(folder) / "capi").glob("*onnxruntime_providers_cuda.*"), None) is not None
+        for folder in folders
+    )
 
 
 def plan_providers(
@@ -126,6 +143,7 @@ def session_options(
     default, since spinning workers starve the capture thread and OpenCV's resize on a shared
     CPU (a 384x512 conv net on 2 busy cores: 36 ms per run spinning, 15 ms not) and gain only
     ~0.2 ms on an idle 16-core machine."""
+    ort = onnxruntime()
     level = ort.GraphOptimizationLevel
     levels = dict(
         zip(
@@ -164,7 +182,7 @@ def open_session(
     path = check_model_file(path)
     options = session_options(threads, optimization, spinning)
     try:
-        return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+        return onnxruntime().InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:  # onnxruntime's pybind errors share no base class but Exception
         reason = first_line(str(exc)).split("failed:", 1)[-1].strip()
         raise EdgeimgError(f"onnxruntime cannot load {path}: {reason}") from None
@@ -178,16 +196,6 @@ def tensor_specs(args: list[ort.NodeArg]) -> tuple[TensorSpec, ...]:
             ORT_DTYPES.get(arg.type, arg.type),
         )
         for arg in args
-    )
-
-
-def read_model_info(path: str | Path) -> ModelInfo:
-    """Inputs, outputs and metadata of an ONNX file, read by onnxruntime (CPU, no optimisation)."""
-    session = open_session(path, [CPU], threads=1, optimization="disable")
-    return ModelInfo(
-        tensor_specs(session.get_inputs()),
-        tensor_specs(session.get_outputs()),
-        dict(session.get_modelmeta().custom_metadata_map),
     )
 
 
@@ -244,7 +252,9 @@ class OrtBackend(Backend):
         self.inputs = tensor_specs(session.get_inputs())
         self.outputs = tensor_specs(session.get_outputs())
         self.metadata = dict(session.get_modelmeta().custom_metadata_map)
-        self.description = f"onnxruntime {ort.__version__} {provider_label(self.providers[0])}"
+        self.description = (
+            f"onnxruntime {onnxruntime().__version__} {provider_label(self.providers[0])}"
+        )
         self._output_names = [spec.name for spec in self.outputs]
         log.debug("model %s runs on %s", Path(path).name, self.description)
 
