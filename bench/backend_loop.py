@@ -2,8 +2,9 @@
 
     python -m edgeimg.bench.backend_loop SOURCE --backends auto,onnxruntime,opencv --rounds 4
 
-Every run is a fresh ``edgeimg track`` process on SOURCE (MOTChallenge text out, ``--timing-json``
-for the loop's figures, its peak RSS from the operating system). The backends take turns in
+Every run is a fresh ``edgeimg track`` process on SOURCE (MOTChallenge text out, and with
+``--video`` the annotated MP4 too; ``--timing-json`` for the loop's figures; its peak RSS from
+the operating system). The backends take turns in
 each round, so the machine's drift hits every one alike. ``auto`` starts from an empty choice
 cache of its own: its first round pays (and shows) the measurement, the later ones run what it
 cached, ranked beside the loop's cost that the earlier rounds left. Prints FPS, the model's
@@ -44,11 +45,18 @@ class LoopRun:
 
 
 def track_once(
-    source: str, backend: str, round_index: int, extra: list[str], work: Path, cache: Path
+    source: str,
+    backend: str,
+    round_index: int,
+    extra: list[str],
+    work: Path,
+    cache: Path,
+    video: bool = False,
 ) -> LoopRun:
-    """Run ``edgeimg track`` once in a fresh process; EdgeimgError with its last line when it
-    fails."""
+    """Run ``edgeimg track`` once in a fresh process (``video``: writing its MP4 too);
+    EdgeimgError with its last line when it fails."""
     timing = work / f"{backend}-{round_index}.json"
+    outputs = ["--output", str(timing.with_suffix(".mp4"))] if video else []
     command = [
         sys.executable,
         "-c",
@@ -62,6 +70,7 @@ def track_once(
         str(work / f"{backend}-{round_index}.txt"),
         "--timing-json",
         str(timing),
+        *outputs,
         *extra,
     ]
     env = {**os.environ, "EDGEIMG_CACHE": str(cache)}
@@ -108,6 +117,7 @@ def compare(
     backends: list[str],
     rounds: int,
     extra: list[str],
+    video: bool = False,
 ) -> list[LoopRun]:
     """``rounds`` rounds of every backend in turn (the order rotates each round)."""
     if rounds < 1:
@@ -120,7 +130,7 @@ def compare(
         for r in range(rounds):
             for i in range(len(backends)):
                 backend = backends[(r + i) % len(backends)]
-                runs.append(track_once(source, backend, r + 1, extra, work, work / "cache"))
+                runs.append(track_once(source, backend, r + 1, extra, work, work / "cache", video))
     return runs
 
 
@@ -155,6 +165,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", help="ONNX detector (default: the bundled one)")
     parser.add_argument("--frames", type=int, help="frames per run (default: the whole source)")
     parser.add_argument("--start-frame", type=int, help="first frame (1-based)")
+    parser.add_argument(
+        "--video", action="store_true", help="also write the annotated MP4 (H.264 with PyAV)"
+    )
     parser.add_argument("--json", metavar="PATH", help="write every run as JSON")
     return parser
 
@@ -171,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
             extra += [flag, str(value)]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     try:
-        runs = compare(args.source, backends, args.rounds, extra)
+        runs = compare(args.source, backends, args.rounds, extra, args.video)
     except EdgeimgError as exc:
         print(f"backend_loop: error: {exc}", file=sys.stderr)
         return 2

@@ -65,7 +65,7 @@ class QuantizePlan:
     held_out: labelled data for FP32 vs INT8 accuracy (None: latency and size only).
     rounds: latency measurements per model. threads: intra-op threads (None: all). backend:
     the runtime backend the gate times and scores both models on: the one that will run them
-    (onnxruntime, openvino, opencv).
+    (onnxruntime, openvino, opencv), or ``auto``: each where ``--backend auto`` would run it.
     force: keep the INT8 file even when the gate fails. report_path: where to write the
     report's JSON. progress: show bars while calibrating and evaluating.
     """
@@ -240,7 +240,8 @@ def gate_record(fp32_path: Path, report: QuantReport) -> dict[str, object]:
             "passed": report.passed,
             "latency_ratio": report.latency_ratio,
             "backend": report.backend,
-            "threads": report.threads,
+            "float_on": vars(report.float_on),
+            "quant_on": vars(report.quant_on),
         },
     }
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from edgeimg.export.latency import Latency, interleaved_latency
+from edgeimg.export.latency import Deployment, Latency, interleaved_latency
 from edgeimg.export.onnx_export import DEFAULT_OPSET, ExportOptions, export_keras
 from edgeimg.runtime.contract import Layout
 from edgeimg.runtime.tasks import get_task
@@ -51,7 +51,10 @@ def compare_layouts(
             get_task(r.contract.task).prepare(image_bgr, r.contract)[0] for r in results
         )
         timings = interleaved_latency(
-            (results[0].path, results[1].path), samples, rounds=rounds, threads=threads
+            (results[0].path, results[1].path),
+            samples,
+            rounds=rounds,
+            deployments=(Deployment(threads=threads), Deployment(threads=threads)),
         )
     return tuple(  # type: ignore[return-value]
         LayoutResult(layout, r.stats.nodes, r.stats.transposes, t)

@@ -8,13 +8,19 @@ metric on held-out data; per-tensor errors come from onnxruntime's ``qdq_loss_de
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from edgeimg.export.evaluation import Evaluator, backend_infer
-from edgeimg.export.latency import Latency, interleaved_latency
+from edgeimg.export.latency import (
+    AUTO,
+    Deployment,
+    Latency,
+    fastest_deployments,
+    interleaved_latency,
+)
 from edgeimg.export.quantize import QuantizeResult
 from edgeimg.runtime.atomic import write_text
 from edgeimg.runtime.errors import EdgeimgError
@@ -59,9 +65,10 @@ class QuantReport:
     float_nodes: tuple[str, ...]
     worst_tensors: tuple[tuple[str, float], ...]
     budget: Budget
-    threads: int | None
+    float_on: Deployment = field(default_factory=Deployment)
+    quant_on: Deployment = field(default_factory=Deployment)
     lower_is_better: bool = False
-    backend: str = "onnxruntime"
+    backend: str = "onnxruntime"  # as asked: a backend's name or "auto"
 
     @property
     def latency_ratio(self) -> float:
@@ -105,12 +112,14 @@ class QuantReport:
                 "bytes": self.float_bytes,
                 "latency_ms": vars(self.float_latency),
                 "score": self.float_score,
+                "deployed_on": vars(self.float_on),
             },
             "quantized": {
                 "path": self.quant_path,
                 "bytes": self.quant_bytes,
                 "latency_ms": vars(self.quant_latency),
                 "score": self.quant_score,
+                "deployed_on": vars(self.quant_on),
             },
             "metric": self.metric,
             "accuracy_drop_points": self.accuracy_drop,
@@ -121,9 +130,17 @@ class QuantReport:
             "float_nodes": list(self.float_nodes),
             "worst_tensors_sqnr_db": [{"tensor": n, "sqnr_db": v} for n, v in self.worst_tensors],
             "budget": vars(self.budget),
-            "threads": self.threads,
             "backend": self.backend,
         }
+
+    def deployed_on(self) -> str:
+        """Where both models were timed and scored, in words."""
+        if self.backend != AUTO:
+            return self.float_on.describe()
+        return (
+            "the fastest measured here for each, as --backend auto runs them: "
+            f"FP32 on {self.float_on.describe()}; INT8 on {self.quant_on.describe()}"
+        )
 
     def write_json(self, path: str | Path) -> None:
         write_text(path, json.dumps(self.to_dict(), indent=2) + "\n", "quantization report")
@@ -179,8 +196,8 @@ class QuantReport:
         ]
         lines.append(
             f"scheme {self.scheme}, {self.method} calibration, "
-            f"{len(self.float_nodes)} nodes kept in float, timed and scored on {self.backend}"
-            + (f", {self.threads} threads" if self.threads else "")
+            f"{len(self.float_nodes)} nodes kept in float, timed and scored on "
+            + self.deployed_on()
         )
         if self.worst_tensors:
             lines.append("largest per-tensor errors (SQNR, lower is worse):")
@@ -208,18 +225,28 @@ def compare(
 
     sample: one prepared input (1, ...) for latency. quant_label: the path to report for the
     quantized model when ``result.path`` is a temporary file. backend: the runtime backend
-    both models are timed and scored on (the one that will run them).
+    both models are timed and scored on (the one that will run them), with ``threads``;
+    ``auto``: each model where ``--backend auto`` would run it, the fastest backend x threads
+    (``threads`` given: that count) measured here for it.
     """
     budget = budget or Budget()
+    if backend == AUTO:
+        float_on, quant_on = fastest_deployments(float_path, result.path, sample, threads)
+    else:
+        float_on = quant_on = Deployment(backend, threads)
     float_latency, quant_latency = interleaved_latency(
-        (float_path, result.path), (sample, sample), rounds, threads=threads, backend=backend
+        (float_path, result.path), (sample, sample), rounds, deployments=(float_on, quant_on)
     )
     float_score = quant_score = None
     metric = None
     if evaluator is not None:
         metric = evaluator.metric
-        float_score = evaluator(backend_infer(float_path, output_names, threads, backend))
-        quant_score = evaluator(backend_infer(result.path, output_names, threads, backend))
+        float_score = evaluator(
+            backend_infer(float_path, output_names, float_on.threads, float_on.backend)
+        )
+        quant_score = evaluator(
+            backend_infer(result.path, output_names, quant_on.threads, quant_on.backend)
+        )
     return QuantReport(
         float_path=str(float_path),
         quant_path=quant_label or str(result.path),
@@ -235,7 +262,8 @@ def compare(
         float_nodes=result.excluded,
         worst_tensors=tuple((e.name, e.sqnr_db) for e in result.tensor_errors[:worst]),
         budget=budget,
-        threads=threads,
+        float_on=float_on,
+        quant_on=quant_on,
         lower_is_better=bool(getattr(evaluator, "lower_is_better", False)),
         backend=backend,
     )

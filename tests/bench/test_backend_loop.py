@@ -26,11 +26,12 @@ def test_every_backend_runs_as_a_user_runs_it_and_lands_in_the_json(tmp_path, ca
 
 
 def test_auto_says_its_choice_per_round(tmp_path, capsys):
-    args = ["synthetic:frames=8", "--backends", "auto", "--rounds", "1"]
+    args = ["synthetic:frames=8", "--backends", "auto", "--rounds", "1", "--video"]
     assert main([*args, "--json", str(tmp_path / "a.json")]) == 0
     (run,) = json.loads((tmp_path / "a.json").read_text())
     assert run["choice"].endswith("(measured now)")  # a cache of its own: measured afresh
     assert "round 1, auto: " in capsys.readouterr().out
+    assert run["frames"] == 8 and run["peak_rss_mb"] > 20  # the video written as well
 
 
 def test_a_backend_that_cannot_run_is_one_line(capsys):

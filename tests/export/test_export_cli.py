@@ -84,7 +84,7 @@ def test_compare_layouts_prints_transposes_and_latency_of_both(detector_keras, c
         ),
         (
             ["quantize", "{onnx}", "--calib", "{tmp}", "-o", "{tmp}/m.onnx", "--backend", "trt"],
-            "--backend: expected one of onnxruntime, opencv, openvino, got 'trt'",
+            "--backend: expected one of onnxruntime, opencv, openvino or auto, got 'trt'",
         ),
     ],
 )
@@ -124,7 +124,6 @@ def report_with(float_ms: float, quant_ms: float, float_score: float, quant_scor
         float_nodes=(),
         worst_tensors=(),
         budget=Budget(max_accuracy_drop=1.0),
-        threads=None,
     )
 
 

@@ -179,6 +179,37 @@ def test_the_gate_times_and_scores_on_the_backend_that_will_deploy(person_classi
     assert report.to_dict()["backend"] == "openvino"
 
 
+def test_the_auto_gate_times_each_file_where_auto_will_run_it(person_classifier, tmp_path):
+    """backend auto: every installed backend x thread count measured for each file; FP32 and
+    INT8 then timed (interleaved) and scored on their fastest, named in the report and in the
+    record the INT8 file carries."""
+    from edgeimg.runtime.backends import installed_backend_names
+
+    fp32 = export_keras(person_classifier.keras_path, tmp_path / "person.onnx").path
+    held_out = person_classifier.held_out
+    plan = QuantizePlan(
+        held_out=lambda: HeldOut(held_out.images, list(held_out.labels), "labels"),
+        rounds=5,
+        threads=1,
+        force=True,
+        backend="auto",
+    )
+    images = person_classifier.calibration.images
+    int8 = quantize_model(fp32, tmp_path / "p.int8.onnx", images, plan)
+    report = int8.report
+    assert report.backend == "auto"
+    for deployed in (report.float_on, report.quant_on):
+        assert deployed.backend in installed_backend_names() and deployed.threads == 1
+    assert (
+        f"as --backend auto runs them: FP32 on {report.float_on.backend}, 1 thread; "
+        f"INT8 on {report.quant_on.backend}, 1 thread" in report.table()
+    )
+    assert report.float_score > 90.0 and abs(report.float_score - report.quant_score) <= 3.0
+    record = json.loads(onnx_metadata(int8.path)[QUANTIZATION_KEY])["gate"]
+    assert record["backend"] == "auto"
+    assert record["quant_on"] == {"backend": report.quant_on.backend, "threads": 1}
+
+
 def test_quantize_model_reads_the_calibration_only_after_the_model_is_checked(tmp_path):
     bad = tmp_path / "bad.onnx"
     bad.write_bytes(b"not a model")

@@ -177,7 +177,8 @@ def model_report(path: str, contract_file: str | None, probe: bool) -> list[tupl
 
 
 def quantization_summary(text: str) -> str:
-    """One line from an INT8 file's quantization record: scheme, source and accuracy gate."""
+    """One line from an INT8 file's quantization record: scheme, source, the latency and
+    accuracy gates."""
     try:
         record = json.loads(text)
         scheme = record["scheme"]
@@ -189,6 +190,16 @@ def quantization_summary(text: str) -> str:
         return text[:80]
     if record.get("source_sha256"):
         parts.append(f"from FP32 {record['source_sha256'][:12]}")
+    gate = record.get("gate")
+    if isinstance(gate, dict) and isinstance(gate.get("latency_ratio"), float):
+        # where INT8 was timed: quant_on (since --backend auto), else backend and threads
+        where = gate.get("quant_on") or gate
+        threads = f", {where['threads']} threads" if where.get("threads") else ""
+        auto = " (picked by --backend auto when quantized)" if gate.get("backend") == "auto" else ""
+        parts.append(
+            f"INT8/FP32 latency {gate['latency_ratio']:.2f} on {where.get('backend')}"
+            f"{threads}{auto}"
+        )
     accuracy = record.get("accuracy")
     if isinstance(accuracy, dict):
         verdict = "passed" if accuracy.get("passed") else "FAILED"

@@ -119,10 +119,11 @@ def add_quantize_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--threads", type=int, help="intra-op threads (default: all)")
     group.add_argument(
         "--backend",
-        default="onnxruntime",
-        help="runtime backend the gate times and scores FP32 and INT8 on: the one that will "
-        "run the model (onnxruntime, openvino, opencv; default %(default)s). INT8 pays on "
-        "some engines and not others: gate it on the one you deploy",
+        help="where the gate times and scores FP32 and INT8: the backend that will run the "
+        "model (onnxruntime, openvino, opencv), or auto (the default, as for `edgeimg track`, "
+        "unless $EDGEIMG_BACKEND names another): each file on the fastest installed backend "
+        "and thread count measured here for it, where `--backend auto` will run it. INT8 pays "
+        "on some engines and not others: gate it where you deploy",
     )
     group.add_argument(
         "--force",
@@ -177,11 +178,14 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
         raise EdgeimgError(f"--eval-count: expected >= 0, got {args.eval_count}")
     if args.threads is not None and args.threads < 1:
         raise EdgeimgError(f"--threads: expected >= 1, got {args.threads}")
+    from edgeimg.cli.running import default_backend
     from edgeimg.runtime.backends import backend_names
 
-    if args.backend not in backend_names():
+    backend = args.backend or default_backend()
+    if backend not in (*backend_names(), "auto"):
+        given = "--backend" if args.backend else "EDGEIMG_BACKEND"
         raise EdgeimgError(
-            f"--backend: expected one of {', '.join(backend_names())}, got {args.backend!r}"
+            f"{given}: expected one of {', '.join(backend_names())} or auto, got {backend!r}"
         )
     options = QuantizeOptions(
         target=args.target,
@@ -201,7 +205,7 @@ def quantize_plan(args: argparse.Namespace) -> QuantizePlan:
         else None,
         rounds=args.rounds,
         threads=args.threads,
-        backend=args.backend,
+        backend=backend,
         force=args.force,
         report_path=Path(args.report) if args.report else None,
         progress=True,
