@@ -1,8 +1,10 @@
 """``--backend auto``: the fastest installed backend x thread count, measured here for this model.
 
-Every candidate (backend, threads) is loaded and timed on the same random input, interleaved in
-a few rounds so a noisy neighbour hits them all alike (about a quarter second each by default);
-the lowest median wins. The measurement is cached as JSON under ``<user cache>/choice``, keyed
+Every candidate (backend, threads) is timed on the same random input, first each alone (loaded,
+timed, released), then the contenders among them (within 30 % of the best) loaded together and
+interleaved in a few rounds so a noisy neighbour hits them all alike (about a quarter second
+each by default); the lowest median wins. Only the contenders are ever in memory together: the
+bundled detector's 12 configurations peaked at 330 MB loaded side by side, 175 MB one by one. The measurement is cached as JSON under ``<user cache>/choice``, keyed
 by the model's SHA-256, this machine (CPU model and a hash of its flags), the library versions,
 the device and the candidate list: a cache entry that differs in any of them is ignored and the
 model is measured again. ``edgeimg bench MODEL --choose`` re-measures on demand.
@@ -61,6 +63,8 @@ log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2
 TIE_MARGIN = 0.05  # candidates this close to the fastest are a tie
+# measured alone first, candidates this close to the best go on to the interleaved measurement
+CONTENDER_MARGIN = 1.3
 FLOAT, INT8 = "FP32", "INT8"
 # Packages whose version changes what a backend runs (not imported to read them).
 LIBRARIES = (
@@ -366,49 +370,43 @@ def measure(
     warmup: int = 2,
     files: Mapping[str, Path] | None = None,
 ) -> list[Measurement]:
-    """Median ms per run of every candidate, interleaved; the chosen one first (see
-    :func:`ranked`), failures last.
+    """Median ms per run of every candidate; the chosen one first (see :func:`ranked`),
+    failures last.
 
-    Each candidate runs ``files[candidate.precision]`` (default: ``path``) for about
-    ``budget_s`` of timed runs split over ``rounds`` (at least one run per round) after
-    ``warmup`` untimed runs. OpenCV's process-wide thread count is restored afterwards.
+    Two passes, so that only the contenders are ever loaded side by side: first each candidate
+    alone (loaded, ``warmup`` untimed runs, ``budget_s / rounds`` of timed runs, released),
+    then the :func:`contenders` among them together, interleaved, about ``budget_s`` of timed
+    runs each split over ``rounds`` (at least one run per round); a candidate left out keeps
+    its first figure. Each runs ``files[candidate.precision]`` (default: ``path``). OpenCV's
+    process-wide thread count is restored afterwards.
     """
     if budget_s <= 0 or rounds < 1:
         raise EdgeimgError(
             f"measure: expected budget_s > 0 and rounds >= 1, got {budget_s}, {rounds}"
         )
-    loaded: list[tuple[Candidate, Backend]] = []
-    failed: list[Measurement] = []
     feeds = dict(feeds) if feeds is not None else random_feeds(read_model_info(path))
+    share = budget_s / rounds
+    first: list[Measurement] = []
     saved = _opencv_threads()
     try:
         for option in options:
-            try:
-                model = (files or {}).get(option.precision, path)
-                backend = create_backend(model, option.backend, device, option.threads)
-                _activate(option)
-                for _ in range(warmup):
-                    backend.run(feeds)
-            except EdgeimgError as exc:
-                log.debug("--backend auto: %s cannot run: %s", option.describe(), exc)
-                failed.append(Measurement(option, None, 0, str(exc)))
-                continue
-            loaded.append((option, backend))
+            backend = _load(path, option, device, feeds, warmup, files, first)
+            if backend is not None:
+                times = _time(option, backend, feeds, share, [])
+                first.append(Measurement(option, statistics.median(times), len(times)))
+            del backend  # released before the next one is loaded
+        finalists = contenders(first)
+        loaded: list[tuple[Candidate, Backend]] = []
+        failed = [m for m in first if m.milliseconds is None]
+        for option in finalists:
+            backend = _load(path, option, device, feeds, warmup, files, failed)
+            if backend is not None:
+                loaded.append((option, backend))
         samples: list[list[float]] = [[] for _ in loaded]
-        share = budget_s / rounds
         for round_index in range(rounds):
             for offset in range(len(loaded)):
                 i = (round_index + offset) % len(loaded)
-                option, backend = loaded[i]
-                _activate(option)
-                deadline = time.perf_counter() + share
-                while True:
-                    start = time.perf_counter()
-                    backend.run(feeds)
-                    end = time.perf_counter()
-                    samples[i].append((end - start) * 1000)
-                    if end >= deadline:
-                        break
+                _time(*loaded[i], feeds, share, samples[i])
     finally:
         if saved is not None:
             _set_opencv_threads(saved)
@@ -416,7 +414,72 @@ def measure(
         Measurement(option, statistics.median(times), len(times))
         for (option, _), times in zip(loaded, samples, strict=True)
     ]
+    done = {m.candidate for m in timed} | {m.candidate for m in failed}
+    timed += [m for m in first if m.candidate not in done]
     return ranked(timed, options) + failed
+
+
+def _load(
+    path: str | Path,
+    option: Candidate,
+    device: Device | str,
+    feeds: Mapping[str, np.ndarray],
+    warmup: int,
+    files: Mapping[str, Path] | None,
+    failures: list[Measurement],
+) -> Backend | None:
+    """The candidate's backend after ``warmup`` runs; None, with its failure appended to
+    ``failures``, when it cannot run."""
+    try:
+        model = (files or {}).get(option.precision, path)
+        backend = create_backend(model, option.backend, device, option.threads)
+        _activate(option)
+        for _ in range(warmup):
+            backend.run(feeds)
+    except EdgeimgError as exc:
+        log.debug("--backend auto: %s cannot run: %s", option.describe(), exc)
+        failures.append(Measurement(option, None, 0, str(exc)))
+        return None
+    return backend
+
+
+def _time(
+    option: Candidate,
+    backend: Backend,
+    feeds: Mapping[str, np.ndarray],
+    seconds: float,
+    times: list[float],
+) -> list[float]:
+    """Append the milliseconds of runs made for ``seconds`` (at least one) to ``times``."""
+    _activate(option)
+    deadline = time.perf_counter() + seconds
+    while True:
+        start = time.perf_counter()
+        backend.run(feeds)
+        end = time.perf_counter()
+        times.append((end - start) * 1000)
+        if end >= deadline:
+            return times
+
+
+def contenders(
+    measured: Sequence[Measurement], margin: float = CONTENDER_MARGIN
+) -> list[Candidate]:
+    """The candidates that may win the final, interleaved measurement: within ``margin`` of
+    the fastest alone (ms) or of the least CPU time (threads x ms). :func:`ranked`'s time per
+    frame beside the loop, ``max(ms, (loop_ms + threads x ms) / cpus)``, lies between those
+    two, so a candidate well behind on both loses for any loop."""
+    runs = [m for m in measured if m.milliseconds is not None]
+    if not runs:
+        return []
+    fastest = min(m.milliseconds or 0.0 for m in runs)
+    least_cpu = min((m.milliseconds or 0.0) * m.candidate.threads for m in runs)
+    return [
+        m.candidate
+        for m in runs
+        if (m.milliseconds or 0.0) <= margin * fastest
+        or (m.milliseconds or 0.0) * m.candidate.threads <= margin * least_cpu
+    ]
 
 
 def ranked(

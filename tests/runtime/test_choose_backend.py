@@ -11,6 +11,8 @@ import hashlib
 import json
 import logging
 import re
+import time
+import weakref
 from pathlib import Path
 
 import cv2
@@ -20,6 +22,7 @@ import pytest
 from edgeimg.runtime.backends import (
     BACKENDS,
     ModelInfo,
+    OrtBackend,
     TensorSpec,
     create_backend,
     register_backend,
@@ -171,6 +174,66 @@ def test_a_backend_that_fails_is_listed_with_its_reason_and_never_chosen(detecto
             choose(detector_path, tmp_path, backends=("broken",))
     finally:
         BACKENDS.unregister("broken")
+
+
+def test_only_the_contenders_are_ever_loaded_side_by_side(detector_path):
+    """Each candidate is first timed alone and released; only those near the best are then
+    loaded together for the interleaved measurement. A backend 25 ms slower per run is timed
+    once, alone, and keeps that figure."""
+    made: list[float] = []
+    live = [0, 0]  # now, most at once
+
+    def released() -> None:
+        live[0] -= 1
+
+    class Delayed(OrtBackend):
+        def __init__(self, path, device, threads, delay_s):
+            super().__init__(path, device, threads)
+            self.delay_s = delay_s
+            made.append(delay_s)
+            live[0] += 1
+            live[1] = max(live)
+            weakref.finalize(self, released)
+
+        def run(self, feeds):
+            time.sleep(self.delay_s)
+            return super().run(feeds)
+
+    delays = {"quick": 0.002, "quick_too": 0.002, "sluggish": 0.025}
+    for name, delay in delays.items():
+        register_backend(name, lambda p, d, t, trt, delay=delay: Delayed(p, d, t, delay))
+    try:
+        options = [Candidate(name, 1) for name in delays]
+        measured = measure(detector_path, options, "cpu", budget_s=0.05)
+        # three timed alone, then the two contenders loaded again, side by side
+        assert made == [0.002, 0.002, 0.025, 0.002, 0.002]
+        assert live[1] == 2
+        assert {m.candidate.backend for m in measured[:2]} == {"quick", "quick_too"}
+        assert measured[-1].candidate.backend == "sluggish"
+        assert measured[-1].milliseconds > 25 and measured[-1].runs == 1  # alone, once
+        assert all(m.runs > 1 for m in measured[:2])
+    finally:
+        for name in delays:
+            BACKENDS.unregister(name)
+
+
+def test_contenders_are_near_the_best_alone_or_in_cpu_time():
+    measured = [
+        Measurement(Candidate("openvino", 2, "INT8"), 1.5, 10),
+        Measurement(Candidate("openvino", 1, "INT8"), 2.1, 10),  # least CPU time: 2.1
+        Measurement(Candidate("onnxruntime", 2, "INT8"), 1.9, 10),  # 1.27x the fastest
+        Measurement(Candidate("onnxruntime", 1), 2.7, 10),  # CPU time 1.29x the least
+        Measurement(Candidate("onnxruntime", 2), 5.0, 10),
+        Measurement(Candidate("opencv", 1), 9.0, 10),
+        Measurement(Candidate("broken", 1), None, 0, "cannot load"),
+    ]
+    assert [(c.backend, c.threads) for c in choose_module.contenders(measured)] == [
+        ("openvino", 2),
+        ("openvino", 1),
+        ("onnxruntime", 2),
+        ("onnxruntime", 1),
+    ]
+    assert choose_module.contenders(measured[-1:]) == []
 
 
 def test_opencv_thread_count_is_restored_after_measuring(detector_path):
