@@ -4,8 +4,9 @@ Every candidate (backend, threads) is timed on the same random input, first each
 timed, released), then the contenders among them (within 30 % of the best) loaded together and
 interleaved in a few rounds so a noisy neighbour hits them all alike (about a quarter second
 each by default); the lowest median wins. Only the contenders are ever in memory together: the
-bundled detector's 12 configurations peaked at 330 MB loaded side by side, 175 MB one by one. The measurement is cached as JSON under ``<user cache>/choice``, keyed
-by the model's SHA-256, this machine (CPU model and a hash of its flags), the library versions,
+bundled detector's 12 configurations peaked at 330 MB all loaded side by side, 184 MB in the
+two passes. The measurement is cached as JSON under ``<user cache>/choice``, keyed by the
+model's SHA-256, this machine (CPU model and a hash of its flags), the library versions,
 the device and the candidate list: a cache entry that differs in any of them is ignored and the
 model is measured again. ``edgeimg bench MODEL --choose`` re-measures on demand.
 
