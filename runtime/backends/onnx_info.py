@@ -14,6 +14,7 @@ dim_value = 1, dim_param = 2; TensorProto name = 8; StringStringEntryProto key =
 
 from __future__ import annotations
 
+import mmap
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,7 +123,7 @@ def _tensor_type(tensor: memoryview) -> tuple[str, tuple[int | None, ...]]:
     return dtype, tuple(dims)
 
 
-def parse_model_info(data: bytes | memoryview) -> ModelInfo:
+def parse_model_info(data: bytes | memoryview | mmap.mmap) -> ModelInfo:
     """ModelInfo of a serialized ModelProto. ValueError when it is not one. Graph inputs that
     are initializers (weights listed as inputs by older exporters) are left out, as
     onnxruntime does."""
@@ -155,9 +156,17 @@ def parse_model_info(data: bytes | memoryview) -> ModelInfo:
 
 def read_model_info(path: str | Path) -> ModelInfo:
     """Inputs, outputs and metadata of the ONNX file at ``path``; EdgeimgError on one line
-    when the file is missing or is not an ONNX model."""
+    when the file is missing or is not an ONNX model.
+
+    The file is memory-mapped, not read: only the pages holding the fields above are touched
+    (a few KB of a model of any size)."""
     path = check_model_file(path)
     try:
-        return parse_model_info(path.read_bytes())
+        with path.open("rb") as file:
+            data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        # the map is closed when the last view of it goes (an explicit close would fail while
+        # a traceback still holds one)
+        return parse_model_info(data)
     except (ValueError, OSError) as exc:
-        raise EdgeimgError(f"cannot load {path}: not an ONNX model ({exc})") from None
+        reason = str(exc)
+    raise EdgeimgError(f"cannot load {path}: not an ONNX model ({reason})")
