@@ -54,12 +54,14 @@ def ort_openvino(path: str, x: np.ndarray) -> Callable[[], np.ndarray]:
 def openvino_direct(path: str, x: np.ndarray) -> Callable[[], np.ndarray]:
     import openvino as ov
 
+    from edgeimg.runtime.backends.openvino import shared_core
+
     config = {
         "INFERENCE_NUM_THREADS": 1,
         "PERFORMANCE_HINT": "LATENCY",
         "INFERENCE_PRECISION_HINT": "f32",
     }
-    compiled = ov.Core().compile_model(path, "CPU", config)
+    compiled = shared_core(ov).compile_model(path, "CPU", config)
     request = compiled.create_infer_request()
     return lambda: request.infer({0: x})[compiled.outputs[0]]
 

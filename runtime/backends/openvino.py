@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,27 @@ def cache_dir() -> Path | None:
     return folder
 
 
+_CORE: list[Any] = []  # the process's one ov.Core, once made
+_CORE_LOCK = threading.Lock()
+
+
+def shared_core(ov: Any) -> Any:
+    """The process's one ``ov.Core``, made on first use and kept until exit.
+
+    OpenVINO's CPU plugin gives the thread that loads it an alternate signal stack (room for
+    AMX state) and, when the plugin is unloaded, unmaps it and restores the stack it replaced,
+    on whichever thread that happens. With a Core per model, plugins unloaded out of order or
+    on another thread left the loading thread's registered signal stack unmapped, and its next
+    signal (Ctrl-C) killed the process with SIGSEGV (seen on an AMX Xeon in the test suite,
+    then reproduced alone: two Cores released first-in first-out, or one released on another
+    thread). One Core that is never unloaded keeps that stack valid (and OpenVINO advises one
+    Core per process anyway)."""
+    with _CORE_LOCK:
+        if not _CORE:
+            _CORE.append(ov.Core())
+        return _CORE[0]
+
+
 def compile_config(threads: int | None, streams: int) -> dict[str, Any]:
     """OpenVINO CPU properties: latency hint, FP32 precision, threads and streams."""
     config: dict[str, Any] = {
@@ -117,12 +139,12 @@ class OpenVINOBackend(Backend):
             log.warning(
                 "device %s: OpenVINO runs on Intel devices only; running on CPU", device.value
             )
-        core = ov.Core()
+        config = compile_config(threads, streams)
         folder = cache_dir()
         if folder is not None:
-            core.set_property({"CACHE_DIR": str(folder)})
+            config["CACHE_DIR"] = str(folder)
         try:
-            compiled = core.compile_model(str(path), "CPU", compile_config(threads, streams))
+            compiled = shared_core(ov).compile_model(str(path), "CPU", config)
         except RuntimeError as exc:  # OpenVINO reports read and compile failures so
             raise EdgeimgError(f"OpenVINO cannot load {path}: {_reason(exc)}") from None
         names = {name for port in compiled.outputs for name in port.get_names()}

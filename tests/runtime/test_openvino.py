@@ -217,3 +217,43 @@ def test_the_latency_matrix_times_openvino_beside_the_others(detector_path, tmp_
     assert all(len(row.latencies_s) == 3 for row in result.rows)
     assert not [s for s in result.skipped if s.label.startswith("openvino")]
     assert {row.config.precision for row in result.rows} == {Precision.FP32, Precision.INT8}
+
+
+RELEASE_THEN_SIGINT = """
+import gc, signal, threading
+import numpy as np
+from edgeimg.runtime.backends import create_backend
+from edgeimg.runtime.model import bundled_model_path
+
+path = bundled_model_path().with_name("person_detector.int8.onnx")
+def make():
+    backend = create_backend(path, "openvino", threads=1)
+    backend.run({"image": np.zeros((1, 3, 288, 384), np.float32)})
+    return backend
+first, second = make(), make()
+del first; gc.collect(); del second; gc.collect()  # first in, first out
+third = [make()]
+releaser = threading.Thread(target=third.clear); releaser.start(); releaser.join()
+caught = []
+signal.signal(signal.SIGINT, lambda *_: caught.append("SIGINT"))
+signal.raise_signal(signal.SIGINT)
+print(caught)
+"""
+
+
+@needs_openvino
+def test_ctrl_c_after_openvino_models_were_released_in_any_order_or_thread():
+    """OpenVINO's CPU plugin gives the thread that loads it an alternate signal stack (for AMX
+    state) and unmaps it when the plugin is unloaded. With a Core per model, releasing them
+    first-in first-out or on another thread left that stack unmapped, and the next Ctrl-C
+    killed the process with SIGSEGV (this failed on an AMX Xeon before the backends shared
+    one Core; CPUs without AMX never had the problem)."""
+    result = subprocess.run(
+        [sys.executable, "-c", RELEASE_THEN_SIGINT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (result.returncode, result.stderr[-500:])
+    assert result.stdout.strip().splitlines()[-1] == "['SIGINT']"

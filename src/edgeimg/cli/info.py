@@ -92,7 +92,9 @@ def openvino_report() -> str:
     try:
         import openvino
 
-        devices = ", ".join(openvino.Core().available_devices)
+        from edgeimg.runtime.backends.openvino import shared_core
+
+        devices = ", ".join(shared_core(openvino).available_devices)
     except Exception as exc:  # an install that cannot start: say so, keep the report going
         return f"{version}, cannot start: {type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
     return f"{version} (devices {devices})"
