@@ -23,7 +23,12 @@ from edgeimg.export.keras_file import read_contract
 from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.tasks.generate import load_generator
 from edgeimg.train.tasks.generate.data import GenerationData, load_images
-from edgeimg.train.tasks.generate.train import GenerateConfig, GenerateResult, train_generator
+from edgeimg.train.tasks.generate.train import (
+    GenerateConfig,
+    GenerateResult,
+    Networks,
+    train_generator,
+)
 
 FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -102,6 +107,35 @@ def test_the_auxiliary_class_loss_teaches_the_discriminator_the_classes(tmp_path
     first, last = result.history[0].losses, result.history[-1].losses
     assert last["d_class"] < 0.85 * first["d_class"]  # from ln 10 = 2.3 towards the classes
     assert {"g_class", "d_loss", "g_loss"} <= set(last)
+
+
+def test_the_generator_sampled_and_saved_is_the_moving_average_of_its_weights(fashion):
+    import tensorflow as tf
+
+    config = GenerateConfig(FASHION, Path("unused.keras"), "dcgan", width=0.25, ema=0.9)
+    nets = Networks(config, fashion.image_shape, len(fashion.class_names))
+    assert nets.sampler is nets.average
+    before = [w.numpy() for w in nets.average.weights]
+    assert all(
+        np.array_equal(a, g.numpy()) for a, g in zip(before, nets.generator.weights, strict=True)
+    )
+    nets.updates.assign(1000)  # past the ramp: the decay is the configured 0.9
+    real = tf.cast(fashion.x_train[:32], tf.float32) / 127.5 - 1.0
+    nets.step(real, tf.constant(fashion.y_train[:32]))
+    moved = 0
+    for old, avg, live in zip(before, nets.average.weights, nets.generator.weights, strict=True):
+        np.testing.assert_allclose(avg.numpy(), 0.9 * old + 0.1 * live.numpy(), atol=1e-6)
+        moved += not np.allclose(avg.numpy(), live.numpy())
+    assert moved > len(before) // 2  # the average lags the trained weights
+    plain = Networks(
+        GenerateConfig(FASHION, Path("unused.keras"), "dcgan", width=0.25, ema=0.0),
+        fashion.image_shape, len(fashion.class_names),
+    )  # fmt: skip
+    assert plain.average is None and plain.sampler is plain.generator
+    with pytest.raises(EdgeimgError, match="--ema: the weight average is for --arch dcgan"):
+        GenerateConfig(FASHION, Path("v.keras"), "vae", ema=0.99)
+    with pytest.raises(EdgeimgError, match=r"--ema: expected 0 <= decay < 1, got 1.0"):
+        GenerateConfig(FASHION, Path("g.keras"), "dcgan", ema=1.0)
 
 
 def test_resume_continues_from_the_checkpoint(tmp_path, fashion):

@@ -66,6 +66,13 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="conditional DCGAN: weight of an auxiliary class loss (AC-GAN) on the "
         "discriminator's class head (default 0: projection only)",
     )
+    parser.add_argument(
+        "--ema",
+        type=float,
+        metavar="DECAY",
+        help="DCGAN: sample and save a moving average of the generator's weights with this "
+        "decay (default 0.999; 0 saves the trained generator itself)",
+    )
     parser.add_argument("--image-size", metavar="HxW", help="resize folder images (default 28x28)")
     parser.add_argument("--limit", type=int, help="use only the first N training images")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -94,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
         beta=args.beta,
         smooth=args.smooth,
         aux_weight=args.aux_weight,
+        ema=args.ema,
         seed=args.seed,
         image_size=parse_size(args.image_size) if args.image_size else None,
         limit=args.limit,

@@ -14,7 +14,10 @@ DCGAN: non-saturating loss (the generator maximises log D(G(z))), one-sided labe
 (real targets ``smooth``, 0.9), Adam 2e-4 with beta_1 0.5 for both networks (Radford et al.).
 Class-conditional: a projection discriminator, plus with ``aux_weight`` > 0 an auxiliary class
 head (AC-GAN): D's loss adds the cross-entropy of the real images' classes, G's that of the
-classes it was asked for, times ``aux_weight``.
+classes it was asked for, times ``aux_weight``. The generator that is sampled, checkpointed and
+saved is an exponential moving average of the trained one's weights (``ema``, 0.999; Yazici et
+al. 2019, as BigGAN and StyleGAN ship): the live generator chases a moving discriminator, the
+average sits where it oscillates around. ``ema`` 0 saves the live generator.
 VAE: reconstruction = binary cross-entropy of the pixels in 0..1 summed per image, KL of
 q(z | x) to N(0, I), loss = recon + beta * KL (beta 1: the ELBO; reported in nats per image).
 """
@@ -68,6 +71,7 @@ class GenerateConfig:
     beta: float = 1.0
     smooth: float = 0.9
     aux_weight: float = 0.0
+    ema: float | None = None  # None: 0.999 for the DCGAN; the VAE has no EMA
     seed: int = 0
     image_size: tuple[int, int] | None = None
     limit: int | None = None
@@ -91,6 +95,10 @@ class GenerateConfig:
         for name, value, ok, expected in limits:
             if not ok:
                 raise EdgeimgError(f"{name}: expected {expected}, got {value}")
+        if self.ema is not None and not 0 <= self.ema < 1:
+            raise EdgeimgError(f"--ema: expected 0 <= decay < 1, got {self.ema}")
+        if self.ema and self.arch is GenArch.VAE:
+            raise EdgeimgError("--ema: the weight average is for --arch dcgan, not vae")
         if self.latent_dim is not None and self.latent_dim < 1:
             raise EdgeimgError(f"--latent-dim: expected >= 1, got {self.latent_dim}")
         if self.steps_per_epoch is not None and self.steps_per_epoch < 1:
@@ -99,6 +107,13 @@ class GenerateConfig:
     @property
     def latent(self) -> int:
         return self.latent_dim or (100 if self.arch is GenArch.DCGAN else 16)
+
+    @property
+    def ema_decay(self) -> float:
+        """The generator's weight-average decay; 0: none."""
+        if self.arch is GenArch.VAE:
+            return 0.0
+        return 0.999 if self.ema is None else self.ema
 
     @property
     def checkpoint_dir(self) -> Path:
@@ -187,6 +202,7 @@ class Networks:
         self.config, self.classes = config, classes
         cond = classes if config.conditional else 0
         self.cond = cond
+        self.average: keras.Model | None = None  # the DCGAN generator's weight average
         latent = config.latent
         if config.arch is GenArch.DCGAN:
             self.generator = models.dcgan_generator(latent, shape, cond, config.width)
@@ -198,6 +214,11 @@ class Networks:
                 "generator": self.generator, "discriminator": self.critic,
                 "g_optimizer": self.g_opt, "d_optimizer": self.d_opt,
             }  # fmt: skip
+            if config.ema_decay:
+                self.average = models.dcgan_generator(latent, shape, cond, config.width)
+                self.average.set_weights(self.generator.get_weights())
+                self.updates = tf.Variable(0, dtype=tf.int64, name="ema_updates")
+                self.trackables.update(generator_ema=self.average, ema_updates=self.updates)
             self.step = tf.function(self._gan_step)
         else:
             self.generator = models.vae_decoder(latent, shape, cond, config.width)
@@ -241,6 +262,8 @@ class Networks:
         g_vars, d_vars = self.generator.trainable_variables, self.critic.trainable_variables
         self.g_opt.apply_gradients(zip(g_tape.gradient(g_loss, g_vars), g_vars, strict=True))
         self.d_opt.apply_gradients(zip(d_tape.gradient(d_loss, d_vars), d_vars, strict=True))
+        if self.average is not None:
+            self._update_average()
         return {
             "d_loss": d_loss,
             "g_loss": g_loss,
@@ -248,6 +271,21 @@ class Networks:
             "d_fake": tf.reduce_mean(tf.sigmoid(fake_logit)),
             **extra,
         }
+
+    def _update_average(self) -> None:
+        """avg <- d avg + (1 - d) w for every weight, batch-norm statistics included; d ramps
+        up as (1 + t) / (10 + t) to the set decay, so early steps are not averaged with the
+        random start (as tf.train.ExponentialMovingAverage's num_updates)."""
+        self.updates.assign_add(1)
+        t = tf.cast(self.updates, tf.float32)
+        decay = tf.minimum(self.config.ema_decay, (1.0 + t) / (10.0 + t))
+        for avg, live in zip(self.average.weights, self.generator.weights, strict=True):
+            avg.assign(decay * avg + (1.0 - decay) * live)
+
+    @property
+    def sampler(self) -> keras.Model:
+        """The generator to sample and save: the weight average, else the trained one."""
+        return self.average if self.average is not None else self.generator
 
     def vae_terms(
         self, real: tf.Tensor, labels: tf.Tensor, training: bool
@@ -367,7 +405,7 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
         log.info("%s", entry.line(config.epochs))
         write_image(
             config.sample_dir / f"epoch_{epoch:03d}.png",
-            sample_grid(nets.generator, inputs, columns),
+            sample_grid(nets.sampler, inputs, columns),
         )
         epoch_var.assign(epoch)
         manager.save()
@@ -379,7 +417,7 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
     if config.arch is GenArch.VAE and len(data.x_test):
         test_terms = vae_test_terms(nets, data)
         log.info("VAE on %d test images: %s", len(data.x_test), test_terms)
-    save_keras(nets.generator, config.output, contract)
+    save_keras(nets.sampler, config.output, contract)
     if config.encoder_output is not None:
         encoder = models.encoder_with_planes(nets.encoder, nets.cond)
         save_keras(encoder, config.encoder_output, encoder_contract(data, config))
@@ -387,7 +425,7 @@ def train_generator(config: GenerateConfig, data: GenerationData | None = None) 
     return GenerateResult(
         config.output,
         contract,
-        nets.generator.count_params(),
+        nets.sampler.count_params(),
         time.monotonic() - started,
         tuple(history),
         samples if samples.exists() else None,
