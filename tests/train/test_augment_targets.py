@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.preprocess import Transform, letterbox
 from edgeimg.runtime.tasks.detect.boxes import iou_matrix
 from edgeimg.runtime.tasks.detect.centernet import CenterNetConfig, CenterNetDecoder
@@ -12,6 +13,7 @@ from edgeimg.train.tasks.detect.augment import (
     BoxAugment,
     augment_sample,
     letterbox_matrix,
+    mosaic_sample,
     warp_boxes,
     warp_image,
 )
@@ -63,6 +65,37 @@ def test_augmented_boxes_cover_the_drawn_objects(seed: int) -> None:
         inside = inside and found[2] < 223 and found[3] < 159
         if inside and (found[2] - found[0]) * (found[3] - found[1]) > 40:
             assert cls in classes, f"object {cls} fully in view but its box was dropped"
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_mosaic_tiles_four_samples_and_keeps_each_ones_boxes(seed: int) -> None:
+    """Four frames, each with one box of its own colour on its own background: the mosaic
+    shows each frame in one quadrant, and every box kept covers where its colour landed."""
+    backgrounds = (30, 80, 170, 220)
+    parts = []
+    for index, grey in enumerate(backgrounds):
+        image = np.full((480, 640, 3), grey, np.uint8)
+        x1, y1, x2, y2 = BOXES[index].astype(int)
+        image[y1:y2, x1:x2] = COLOURS[index]
+        parts.append((image, BOXES[index : index + 1], np.array([index], np.int32)))
+    augment = BoxAugment(scale=(0.8, 1.25), translate=0.1, color=0.0, mosaic=1.0)
+    rng = np.random.default_rng(seed)
+    image, boxes, classes = mosaic_sample(parts, rng, (288, 384), (224, 288), augment)
+
+    assert image.shape == (224, 288, 3) and boxes.shape == (len(classes), 4)
+    corners = [image[2, 2], image[2, -3], image[-3, 2], image[-3, -3]]  # one per quadrant
+    for index, (corner, grey) in enumerate(zip(corners, backgrounds, strict=True)):
+        # its frame's background or box, or the letterbox padding
+        assert corner.tolist() in ([grey] * 3, list(COLOURS[index]), [114] * 3)
+    assert len({tuple(c) for c in corners} - {(114, 114, 114)}) >= 2
+    for box, cls in zip(boxes, classes, strict=True):
+        found = colour_extent(image, COLOURS[cls])
+        assert found is not None, f"box of sample {cls} kept, but its colour is gone"
+        assert iou_matrix(box[None], found[None])[0, 0] > 0.85
+    with pytest.raises(EdgeimgError, match="expected 4 samples, got 3"):
+        mosaic_sample(parts[:3], rng, (288, 384), (224, 288), augment)
+    with pytest.raises(EdgeimgError, match=r"mosaic: expected a probability 0\.\.1, got 1\.5"):
+        BoxAugment(mosaic=1.5)
 
 
 def test_letterbox_matrix_reproduces_the_runtime_letterbox() -> None:

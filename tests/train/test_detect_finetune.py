@@ -86,7 +86,7 @@ def head(model) -> list[np.ndarray]:
 def start_model(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("start") / "start.keras"
     argv = ["train", "detect", SCENE, "--frames", "1-8", *SMALL, "--epochs", "1", "-o", str(out)]
-    assert main(argv) == 0
+    assert main([*argv, "--mosaic", "0.5"]) == 0  # the tf.data pipeline with mosaic samples
     return out
 
 

@@ -53,6 +53,20 @@ def test_pydataset_batches_repeat_for_a_seed_and_change_per_epoch(scene) -> None
     assert not np.array_equal(images, first[0][0])
 
 
+def test_mosaic_batches_repeat_for_a_seed_and_differ_from_plain_ones(scene) -> None:
+    mosaic = BoxAugment(mosaic=1.0)
+    first = DetectionBatches(scene.samples, SHAPES, 2, mosaic, seed=3, workers=1)
+    again = DetectionBatches(scene.samples, SHAPES, 2, mosaic, seed=3, workers=1)
+    plain = DetectionBatches(scene.samples, SHAPES, 2, BoxAugment(), seed=3, workers=1)
+    images, targets = first[0]
+    assert images.shape == (2, 64, 96, 3) and targets["heatmap"].shape == (2, 16, 24, 1)
+    assert np.array_equal(images, again[0][0])
+    assert not np.array_equal(images, plain[0][0])
+    ds = detection_dataset(scene.samples, SHAPES, batch_size=4, augment=mosaic, seed=1)
+    images, targets = next(iter(ds))
+    assert images.shape == (4, 64, 96, 3) and targets["boxes"].shape == (4, 16, 24, 5)
+
+
 def test_classification_batches_are_float_pixels_with_augmentation() -> None:
     x = np.random.default_rng(0).integers(0, 256, (10, 12, 12, 3), dtype=np.uint8)
     y = np.arange(10) % 2

@@ -131,6 +131,7 @@ def test_detector_loss_falls_on_a_few_batches(tmp_path: Path) -> None:
         (["detect", SMALL_SCENE, "--frames", "9-3"], "frame range"),
         (["detect", SMALL_SCENE, "--strategy", "multi_worker"], "needs TF_CONFIG"),
         (["detect", SMALL_SCENE, "--zoom", "3-1"], "zoom: expected 0 < MIN <= MAX, got '3-1'"),
+        (["detect", SMALL_SCENE, "--mosaic", "2"], "mosaic: expected a probability 0..1, got 2.0"),
         (["detect", SMALL_SCENE, "--select-classes", "car"], "no class 'car' (classes: person)"),
         (["detect", SMALL_SCENE, "--init", "{tmp}/none.keras"], "no such Keras file"),
         (["detect", f"{SMALL_SCENE}*0"], "expected a repeat count >= 1, got 0"),

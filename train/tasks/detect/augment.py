@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from edgeimg.runtime.errors import EdgeimgError
 from edgeimg.runtime.preprocess import INTERPOLATION
 
 
@@ -23,7 +24,8 @@ class BoxAugment:
     scale: zoom range relative to the letterboxed frame. translate: largest shift, as a fraction
     of the input size. flip: mirror left-right half of the time. color: strength of random
     brightness, contrast and saturation (0 = off). min_visible: a box cut by the crop is kept
-    when at least this fraction of its area stays inside.
+    when at least this fraction of its area stays inside. mosaic: probability that a training
+    sample is a 2x2 mosaic of four (:func:`mosaic_sample`; 0 = never).
     """
 
     scale: tuple[float, float] = (0.75, 1.35)
@@ -31,6 +33,11 @@ class BoxAugment:
     flip: bool = True
     color: float = 0.3
     min_visible: float = 0.4
+    mosaic: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.mosaic <= 1:
+            raise EdgeimgError(f"mosaic: expected a probability 0..1, got {self.mosaic}")
 
     @classmethod
     def off(cls) -> BoxAugment:
@@ -146,3 +153,35 @@ def augment_sample(
     warped = jitter_colors(warp_image(image, matrix, crop_hw), rng, augment.color)
     boxes, classes = warp_boxes(xyxy, class_id, matrix, crop_hw, augment.min_visible)
     return warped, boxes, classes
+
+
+def mosaic_sample(
+    parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    rng: np.random.Generator,
+    input_hw: tuple[int, int],
+    crop_hw: tuple[int, int],
+    augment: BoxAugment,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Four (image, xyxy, class_id) samples tiled into one ``crop_hw`` window (YOLOv4's mosaic):
+    the window splits at a random point of its middle half, and each quadrant is a window of
+    its own sample, augmented as :func:`augment_sample` does a whole one (same zoom range, so
+    people keep their sizes; boxes cut by a quadrant's edge follow ``min_visible``). More
+    scenes, more people, more cut-off bodies per step. Returns what :func:`augment_sample` does.
+    """
+    if len(parts) != 4:
+        raise EdgeimgError(f"mosaic: expected 4 samples, got {len(parts)}")
+    height, width = crop_hw
+    split_y = round(rng.uniform(0.25, 0.75) * height)
+    split_x = round(rng.uniform(0.25, 0.75) * width)
+    canvas = np.empty((height, width, 3), np.uint8)
+    quadrants = ((0, 0, split_y, split_x), (0, split_x, split_y, width))
+    quadrants += ((split_y, 0, height, split_x), (split_y, split_x, height, width))
+    all_boxes, all_classes = [], []
+    for (top, left, bottom, right), (image, xyxy, class_id) in zip(quadrants, parts, strict=True):
+        tile, boxes, classes = augment_sample(
+            image, xyxy, class_id, rng, input_hw, (bottom - top, right - left), augment
+        )
+        canvas[top:bottom, left:right] = tile
+        all_boxes.append(boxes + np.array([left, top, left, top], np.float32))
+        all_classes.append(classes)
+    return canvas, np.concatenate(all_boxes), np.concatenate(all_classes)

@@ -19,6 +19,7 @@ from edgeimg.train.tasks.detect.augment import (
     BoxAugment,
     augment_sample,
     letterbox_matrix,
+    mosaic_sample,
     warp_boxes,
     warp_image,
 )
@@ -39,21 +40,29 @@ class DetectionShapes:
 
 
 def detection_example(
-    sample: DetectionSample,
+    samples: list[DetectionSample],
+    index: int,
     shapes: DetectionShapes,
     augment: BoxAugment | None,
     rng: np.random.Generator | None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One sample -> (image (h, w, 3) uint8 RGB, heatmap target, boxes target).
+    """Sample ``index`` -> (image (h, w, 3) uint8 RGB, heatmap target, boxes target).
 
-    Training (``augment`` and ``rng`` given): random geometry, a ``crop_hw`` window and colour.
+    Training (``augment`` and ``rng`` given): random geometry, a ``crop_hw`` window and colour;
+    with probability ``augment.mosaic``, a mosaic of it and three random others of ``samples``.
     Otherwise: the runtime's letterbox to ``input_hw``, nothing random.
     """
+    sample = samples[index]
     if augment is None or rng is None:
         matrix = letterbox_matrix(sample.image.shape[:2], shapes.input_hw)
         hw = shapes.input_hw
         image = warp_image(sample.image, matrix, hw)
         boxes, classes = warp_boxes(sample.xyxy, sample.class_id, matrix, hw, 0.0)
+    elif augment.mosaic and rng.random() < augment.mosaic:
+        hw = shapes.crop_hw
+        chosen = [sample, *(samples[int(i)] for i in rng.integers(len(samples), size=3))]
+        parts = [(s.image, s.xyxy, s.class_id) for s in chosen]
+        image, boxes, classes = mosaic_sample(parts, rng, shapes.input_hw, hw, augment)
     else:
         hw = shapes.crop_hw
         image, boxes, classes = augment_sample(
@@ -96,7 +105,7 @@ class DetectionBatches(EpochBatches):
             if self.augment is not None:
                 rng = np.random.default_rng([self.seed, self.epoch, int(position)])
             examples.append(
-                detection_example(self.samples[position], self.shapes, self.augment, rng)
+                detection_example(self.samples, int(position), self.shapes, self.augment, rng)
             )
         images, heatmaps, boxes = (np.stack(parts) for parts in zip(*examples, strict=True))
         return images.astype(np.float32), {"heatmap": heatmaps, "boxes": boxes}

@@ -85,6 +85,15 @@ def add_parser(subparsers) -> argparse.ArgumentParser:
         help="random zoom range of the letterboxed frames, log-uniform (default 0.75-1.35; "
         "0.5-4 teaches one model people from 30 px to 300 px tall)",
     )
+    parser.add_argument(
+        "--mosaic",
+        metavar="P",
+        type=float,
+        default=0.0,
+        help="probability that a training sample is a 2x2 mosaic of four images, each "
+        "quadrant augmented on its own (more scenes and cut-off people per step; YOLO uses "
+        "1.0; default 0)",
+    )
     parser.add_argument("--no-augment", action="store_true", help="train without augmentation")
     parser.add_argument(
         "--init",
@@ -146,7 +155,9 @@ def run(args: argparse.Namespace) -> int:
         crop_size=parse_size(args.crop, "crop size") if args.crop else None,
         test=test,
         val_fraction=args.val_fraction,
-        augment=BoxAugment.off() if args.no_augment else BoxAugment(scale=parse_zoom(args.zoom)),
+        augment=BoxAugment.off()
+        if args.no_augment
+        else BoxAugment(scale=parse_zoom(args.zoom), mosaic=args.mosaic),
         num_classes=args.num_classes,
         class_names=class_names(args),
         select=parse_class_selection(args.select_classes) if args.select_classes else None,

@@ -36,7 +36,7 @@ def detection_dataset(
 
     def make(index, sample_seed):
         rng = np.random.default_rng(int(sample_seed)) if training else None
-        return detection_example(samples[int(index)], shapes, augment, rng)
+        return detection_example(samples, int(index), shapes, augment, rng)
 
     def wrapped(index, sample_seed):
         image, heatmap, boxes = tf.numpy_function(
